@@ -1,0 +1,196 @@
+#include "fuse/server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+
+namespace fusekit {
+namespace {
+
+int DefaultWorkers() {
+  unsigned n = std::thread::hardware_concurrency();
+  return n == 0 ? 1 : static_cast<int>(n);
+}
+
+// Self-pipe for WaitForUnmountOrSignal(): the handler only writes a byte.
+int g_signal_pipe[2] = {-1, -1};
+
+void OnSignal(int signo) {
+  unsigned char b = static_cast<unsigned char>(signo);
+  int saved = errno;
+  if (g_signal_pipe[1] >= 0) (void)!::write(g_signal_pipe[1], &b, 1);
+  errno = saved;
+}
+
+}  // namespace
+
+std::unique_ptr<Server> Server::Serve(RawFileSystem* fs, ScopedFd fd,
+                                      const ServerOptions& options) {
+  std::unique_ptr<Server> server(new Server(fs, std::move(fd), nullptr, options));
+  server->Start();
+  return server;
+}
+
+Server::Server(RawFileSystem* fs, ScopedFd fd, std::unique_ptr<KernelMount> mount,
+               const ServerOptions& options)
+    : options_(options), mount_(std::move(mount)), own_fd_(std::move(fd)) {
+  main_fd_ = mount_ ? mount_->fd() : own_fd_.get();
+  struct stat st;
+  is_device_ = ::fstat(main_fd_, &st) == 0 && S_ISCHR(st.st_mode);
+  session_ = std::make_unique<Session>(fs, options.init, options.debug, options.log);
+  notifier_ = std::make_unique<Notifier>(session_.get(), main_fd_);
+}
+
+Server::~Server() {
+  Stop();
+  Wait();
+  notifier_.reset();
+}
+
+const std::string& Server::mountpoint() const { return mount_ ? mount_->mountpoint() : empty_; }
+
+void Server::Start() {
+  int n = options_.workers > 0 ? options_.workers : DefaultWorkers();
+  std::vector<int> fds = {main_fd_};
+  for (int i = 1; i < n; ++i) {
+    int fd = main_fd_;
+    if (is_device_ && options_.clone_fd) {
+      // A cloned fd has its own processing queue in the kernel; replies
+      // must go back on the fd the request came from (Reply keeps it).
+      ScopedFd clone(::open("/dev/fuse", O_RDWR | O_CLOEXEC));
+      uint32_t master = static_cast<uint32_t>(main_fd_);
+      if (clone.valid() && ::ioctl(clone.get(), abi::kDevIocClone, &master) == 0) {
+        fd = clone.get();
+        clone_fds_.push_back(std::move(clone));
+      } else {
+        session_->Log(absl::StrCat("fusekit: FUSE_DEV_IOC_CLONE failed (",
+                                   DescribeErrno(Errno::Last()), "); workers share one fd"));
+      }
+    }
+    fds.push_back(fd);
+  }
+  running_workers_.store(n);
+  for (int fd : fds) workers_.emplace_back([this, fd] { WorkerLoop(fd); });
+}
+
+void Server::WorkerLoop(int fd) {
+  // One buffer per worker, reused for every request; sized for max_write.
+  size_t size = session_->BufferSize();
+  std::unique_ptr<uint8_t[]> buffer(new uint8_t[size]);
+  for (;;) {
+    ssize_t n = ::read(fd, buffer.get(), size);
+    if (n < 0) {
+      int err = errno;
+      // EINTR: a signal; EAGAIN: another worker took it; ENOENT: the
+      // request was interrupted away before we read it.
+      if (err == EINTR || err == EAGAIN || err == ENOENT) {
+        if (stopping_.load()) break;
+        continue;
+      }
+      if (err != ENODEV && !stopping_.load()) {
+        session_->Log(absl::StrCat("fusekit: read from channel failed: ",
+                                   DescribeErrno(Errno(err))));
+      }
+      break;  // ENODEV: unmounted
+    }
+    if (n == 0) break;  // the socket's peer (fake kernel) hung up
+    session_->HandleMessage(fd, absl::MakeConstSpan(buffer.get(), static_cast<size_t>(n)));
+  }
+  running_workers_.fetch_sub(1);
+}
+
+void Server::Wait() {
+  MutexLock lock(&wait_mu_);
+  if (joined_) return;
+  for (std::thread& t : workers_) t.join();
+  joined_ = true;
+}
+
+absl::Status Server::Unmount() {
+  if (!mount_) return absl::FailedPreconditionError("server was not mounted by fusekit::Mount");
+  return mount_->Unmount();
+}
+
+void Server::Stop() {
+  if (stopping_.exchange(true)) return;
+  if (mount_) {
+    absl::Status s = mount_->Unmount();
+    if (!s.ok()) session_->Log(absl::StrCat("fusekit: unmount failed: ", s.ToString()));
+  } else if (!is_device_) {
+    // Wakes every worker blocked in read() with end-of-file.
+    ::shutdown(main_fd_, SHUT_RDWR);
+  }
+}
+
+bool Server::WaitInitialized(absl::Duration timeout) {
+  absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    if (session_->initialized()) return true;
+    if (!running()) return false;
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  return session_->initialized();
+}
+
+int Server::WaitForUnmountOrSignal() {
+  if (::pipe2(g_signal_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
+    Wait();
+    return 0;
+  }
+  const int signals[] = {SIGINT, SIGTERM, SIGHUP};
+  struct sigaction action = {}, old[3];
+  action.sa_handler = OnSignal;
+  sigemptyset(&action.sa_mask);
+  for (int i = 0; i < 3; ++i) sigaction(signals[i], &action, &old[i]);
+
+  int received = 0;
+  while (running()) {
+    struct pollfd p = {g_signal_pipe[0], POLLIN, 0};
+    if (::poll(&p, 1, 100) > 0) {
+      unsigned char b;
+      if (::read(g_signal_pipe[0], &b, 1) == 1) {
+        received = b;
+        Stop();
+        break;
+      }
+    }
+  }
+  Wait();
+  for (int i = 0; i < 3; ++i) sigaction(signals[i], &old[i], nullptr);
+  ::close(g_signal_pipe[0]);
+  ::close(g_signal_pipe[1]);
+  g_signal_pipe[0] = g_signal_pipe[1] = -1;
+  return received;
+}
+
+absl::StatusOr<std::unique_ptr<Server>> Mount(absl::string_view mountpoint, RawFileSystem* fs,
+                                              const MountOptions& mount_options,
+                                              const ServerOptions& server_options) {
+  absl::StatusOr<std::unique_ptr<KernelMount>> mount =
+      KernelMount::Create(mountpoint, mount_options);
+  if (!mount.ok()) return mount.status();
+  std::unique_ptr<Server> server(
+      new Server(fs, ScopedFd(), std::move(*mount), server_options));
+  server->Start();
+  // The kernel sends INIT as soon as the mount exists; a mount is only
+  // usable once it is answered, and a refusal is best reported here.
+  if (!server->WaitInitialized(absl::Seconds(30))) {
+    std::string where = server->mountpoint();
+    server.reset();  // unmounts
+    return absl::UnavailableError(
+        absl::StrCat("FUSE_INIT on ", where, " did not complete (see the log)"));
+  }
+  return server;
+}
+
+}  // namespace fusekit

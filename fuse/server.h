@@ -1,0 +1,110 @@
+// Server: serves a RawFileSystem on a FUSE connection with worker threads,
+// and Mount(), which puts it on a directory.
+//
+//   MyFs fs;
+//   auto server = fusekit::Mount("/mnt/x", &fs, {.fsname = "myfs"}, {});
+//   if (!server.ok()) { ...server.status()... }
+//   (*server)->WaitForUnmountOrSignal();   // Ctrl-C unmounts
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "fuse/mount.h"
+#include "fuse/mutex.h"
+#include "fuse/notifier.h"
+#include "fuse/raw_filesystem.h"
+#include "fuse/scoped_fd.h"
+#include "fuse/session.h"
+
+namespace fusekit {
+
+struct ServerOptions {
+  // Worker threads reading requests: 0 means one per core, 1 is the
+  // single-threaded mode (requests are then handled strictly in order).
+  int workers = 0;
+  // On /dev/fuse, give each worker its own fd (FUSE_DEV_IOC_CLONE) so the
+  // kernel spreads requests without a shared queue lock in the daemon.
+  bool clone_fd = true;
+  // One line per request and reply on `log`.
+  bool debug = false;
+  LogSink log;  // default: stderr
+  InitOptions init;
+};
+
+// A running server on one connection. Thread-safe. Destroying it unmounts
+// (if it mounted) and waits for its workers.
+class Server {
+ public:
+  // Serves `fd`: a /dev/fuse descriptor of a mounted connection, or one end
+  // of a SOCK_SEQPACKET socketpair whose other end plays the kernel (the
+  // fake kernel in testing/). Returns at once; workers run in the background.
+  static std::unique_ptr<Server> Serve(RawFileSystem* fs, ScopedFd fd,
+                                       const ServerOptions& options);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Blocks until the connection ends: unmounted (from here or from outside),
+  // DESTROY, the socket's peer closed, or Stop().
+  void Wait();
+  // Ends the connection: unmounts a mounted server, shuts a socket down.
+  // Returns at once; Wait() to see the workers leave.
+  void Stop();
+  // Unmounts (mounted servers only); the workers then end by themselves.
+  absl::Status Unmount();
+  // Serves until unmounted from outside, or until SIGINT, SIGTERM or SIGHUP
+  // arrives, which unmounts. Returns the signal number, or 0. Installs
+  // handlers for those signals for the duration of the call.
+  int WaitForUnmountOrSignal();
+
+  // Waits for FUSE_INIT; false on timeout or if the connection ended first.
+  bool WaitInitialized(absl::Duration timeout);
+  // The negotiated settings; valid once WaitInitialized() returned true.
+  const ConnectionInfo& connection() const { return session_->connection(); }
+  Notifier& notifier() { return *notifier_; }
+  // Empty unless this server mounted itself.
+  const std::string& mountpoint() const;
+  bool running() const { return running_workers_.load() > 0; }
+
+ private:
+  friend absl::StatusOr<std::unique_ptr<Server>> Mount(absl::string_view, RawFileSystem*,
+                                                       const MountOptions&,
+                                                       const ServerOptions&);
+  Server(RawFileSystem* fs, ScopedFd fd, std::unique_ptr<KernelMount> mount,
+         const ServerOptions& options);
+  void Start();
+  void WorkerLoop(int fd);
+
+  const ServerOptions options_;
+  std::unique_ptr<KernelMount> mount_;  // null when serving a socket
+  ScopedFd own_fd_;                     // the main fd when not mounted here
+  int main_fd_;
+  bool is_device_ = false;
+  std::unique_ptr<Session> session_;
+  std::unique_ptr<Notifier> notifier_;
+  std::vector<ScopedFd> clone_fds_;
+  std::vector<std::thread> workers_;
+  std::atomic<int> running_workers_{0};
+  std::atomic<bool> stopping_{false};
+  Mutex wait_mu_;
+  bool joined_ ABSL_GUARDED_BY(wait_mu_) = false;
+  std::string empty_;
+};
+
+// Mounts `fs` on `mountpoint` and serves it. Returns once the kernel's INIT
+// is answered (so the mount is usable), or a Status naming what is wrong:
+// the mountpoint (missing, not a directory, already a FUSE mount), the
+// options, /dev/fuse, permissions, or INIT itself.
+absl::StatusOr<std::unique_ptr<Server>> Mount(absl::string_view mountpoint, RawFileSystem* fs,
+                                              const MountOptions& mount_options,
+                                              const ServerOptions& server_options);
+
+}  // namespace fusekit

@@ -1,0 +1,159 @@
+// Session: one FUSE connection's protocol state, shared by its workers.
+//
+// Bytes in, bytes out: HandleMessage() takes one message read from a channel
+// fd, decodes it, answers INIT / INTERRUPT / DESTROY / NOTIFY_REPLY itself,
+// dispatches the rest to the RawFileSystem, and replies are written back to
+// the same fd. It knows nothing of threads or mounting (fuse/server.h) and
+// works the same over /dev/fuse, a socketpair (the fake kernel) or a fuzzer.
+// Thread-safe: any number of workers may call HandleMessage concurrently.
+#pragma once
+
+#include <sys/uio.h>
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "fuse/errno.h"
+#include "fuse/mutex.h"
+#include "fuse/raw_filesystem.h"
+#include "fuse/reply.h"
+#include "fuse/request.h"
+
+namespace fusekit {
+
+// What the filesystem asks of FUSE_INIT. Capabilities are granted only when
+// the kernel offers them: granted = want & offered & ~refuse.
+struct InitOptions {
+  // Largest WRITE the kernel may send (4 KiB .. 1 MiB); above 128 KiB it
+  // needs FUSE_MAX_PAGES, which is asked for automatically.
+  uint32_t max_write = 1 << 20;
+  uint32_t max_readahead = 1 << 20;
+  uint16_t max_background = 0;        // 0: the kernel's default
+  uint16_t congestion_threshold = 0;  // 0: the kernel's default
+  uint32_t time_gran = 1;             // timestamp granularity in ns
+  uint64_t want = kDefaultWant;
+  uint64_t refuse = 0;
+  // false: the first INTERRUPT is answered ENOSYS and the kernel stops
+  // sending them.
+  bool interrupts = true;
+
+  static constexpr uint64_t kDefaultWant =
+      abi::kInitAsyncRead | abi::kInitBigWrites | abi::kInitAtomicOTrunc |
+      abi::kInitAutoInvalData | abi::kInitAsyncDio | abi::kInitParallelDirops |
+      abi::kInitMaxPages | abi::kInitExt | abi::kInitHasIoctlDir | abi::kInitDontMask;
+};
+
+// Writes one line; the default writes to stderr.
+using LogSink = std::function<void(absl::string_view line)>;
+
+class Session {
+ public:
+  Session(RawFileSystem* fs, InitOptions init, bool debug, LogSink log);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // Handles one complete message read from `fd`; replies go to `fd`.
+  void HandleMessage(int fd, absl::Span<const uint8_t> message);
+
+  // The size a read buffer needs for the negotiated (or offered) max_write.
+  size_t BufferSize() const;
+
+  bool initialized() const { return initialized_.load(std::memory_order_acquire); }
+  // DESTROY was received: the connection is over.
+  bool destroyed() const { return destroyed_.load(std::memory_order_acquire); }
+  // Valid once initialized().
+  const ConnectionInfo& connection() const { return connection_; }
+  // Waits until INIT is negotiated or `timeout` passes.
+  bool WaitInitialized(absl::Duration timeout);
+
+  // --- Notifications (unsolicited messages, unique 0) -----------------
+  // Sent on `fd` (any channel fd of the connection). They go out directly;
+  // the caller (Notifier) decides when it is safe to block.
+  Errno SendNotify(int fd, abi::NotifyCode code, const struct iovec* iov, int count);
+  // Registers a callback for the NOTIFY_REPLY answering a RETRIEVE and
+  // returns the notify_unique to send with it.
+  using RetrieveCallback = std::function<void(uint64_t offset, absl::Span<const uint8_t> data)>;
+  uint64_t RegisterRetrieve(RetrieveCallback callback);
+  void CancelRetrieve(uint64_t notify_unique);
+
+  bool debug() const { return debug_; }
+  void Log(absl::string_view line) const;
+
+  // --- Used by Reply ----------------------------------------------------
+  // Writes a reply (header prepended) and ends the request's bookkeeping.
+  Errno WriteReply(int fd, uint64_t unique, uint32_t opcode, int error,
+                   const struct iovec* iov, int count, absl::Time start);
+  bool IsInterrupted(uint64_t unique);
+  void SetInterruptCallback(uint64_t unique, std::function<void()> callback);
+  uint32_t minor() const { return decode_minor_.load(std::memory_order_relaxed); }
+
+ private:
+  struct InFlight {
+    bool interrupted = false;
+    std::function<void()> on_interrupt;
+  };
+  // An INTERRUPT whose target was not (yet) in flight.
+  struct PendingInterrupt {
+    uint64_t target;
+    uint64_t unique;  // the INTERRUPT's own unique, to answer EAGAIN
+    int fd;
+  };
+  // In-flight requests, sharded by unique so workers rarely contend.
+  struct Shard {
+    Mutex mu;
+    absl::flat_hash_map<uint64_t, InFlight> in_flight ABSL_GUARDED_BY(mu);
+    std::deque<PendingInterrupt> pending ABSL_GUARDED_BY(mu);
+  };
+  static constexpr int kShards = 16;
+  Shard& ShardFor(uint64_t unique) { return shards_[(unique >> 1) % kShards]; }
+
+  void HandleInit(int fd, const DecodedRequest& request);
+  void HandleInterrupt(int fd, const DecodedRequest& request);
+  void HandleNotifyReply(const DecodedRequest& request);
+  void Dispatch(int fd, const DecodedRequest& request, RequestContext context);
+  // Registers a request as in flight; returns false if the interrupt path
+  // must answer a stale INTERRUPT with EAGAIN (done inside).
+  void BeginRequest(uint64_t unique);
+  void EndRequest(uint64_t unique);
+  Errno WriteRaw(int fd, const struct iovec* iov, int count);
+  void ReplyError(int fd, uint64_t unique, uint32_t opcode, int error, absl::Time start);
+
+  RawFileSystem* const fs_;
+  const InitOptions init_options_;
+  const bool debug_;
+  const LogSink log_;
+
+  std::atomic<bool> initialized_{false};
+  std::atomic<bool> destroyed_{false};
+  std::atomic<uint32_t> decode_minor_{abi::kKernelMinorVersion};
+  std::atomic<bool> setxattr_ext_{false};
+  std::atomic<bool> interrupts_enabled_;
+  ConnectionInfo connection_;  // written once before initialized_ is set
+
+  Mutex init_mu_;
+  CondVar init_cv_;
+
+  Shard shards_[kShards];
+
+  Mutex retrieve_mu_;
+  uint64_t next_notify_unique_ ABSL_GUARDED_BY(retrieve_mu_) = 1;
+  absl::flat_hash_map<uint64_t, RetrieveCallback> retrieves_ ABSL_GUARDED_BY(retrieve_mu_);
+};
+
+// True while the calling thread runs a filesystem method for a request.
+bool InRequestHandler();
+
+// The wire log's line for a decoded request ("LOOKUP unique=4 nodeid=1
+// name=\"hello.txt\"").
+std::string DescribeRequest(const DecodedRequest& request);
+
+}  // namespace fusekit
