@@ -48,7 +48,7 @@ struct InitOptions {
   static constexpr uint64_t kDefaultWant =
       abi::kInitAsyncRead | abi::kInitBigWrites | abi::kInitAtomicOTrunc |
       abi::kInitAutoInvalData | abi::kInitAsyncDio | abi::kInitParallelDirops |
-      abi::kInitMaxPages | abi::kInitExt | abi::kInitHasIoctlDir | abi::kInitDontMask;
+      abi::kInitMaxPages | abi::kInitExt | abi::kInitHasIoctlDir;
 };
 
 // Writes one line; the default writes to stderr.
@@ -151,6 +151,9 @@ class Session {
 
 // True while the calling thread runs a filesystem method for a request.
 bool InRequestHandler();
+// Runs `fn` on the calling thread once the request handler it is in has
+// returned (after a reply the handler sent itself); at once outside one.
+void RunWhenHandlerReturns(std::function<void()> fn);
 
 // The wire log's line for a decoded request ("LOOKUP unique=4 nodeid=1
 // name=\"hello.txt\"").

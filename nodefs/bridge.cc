@@ -1,0 +1,1061 @@
+#include "nodefs/bridge.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "absl/strings/str_cat.h"
+#include "nodefs/pins.h"
+
+namespace fusekit {
+namespace {
+
+// libfuse's FUSE_UNKNOWN_INO: a listing entry whose inode is not known.
+constexpr uint64_t kUnknownIno = 0xffffffff;
+constexpr Errno kStale(ESTALE);
+constexpr Errno kBadHandle(EBADF);
+
+void LogLine(absl::string_view line) {
+  std::string s = absl::StrCat("fusekit: ", line, "\n");
+  fwrite(s.data(), 1, s.size(), stderr);
+}
+
+// A reusable per-thread buffer for reads: no allocation per request once it
+// has grown to max_read.
+absl::Span<uint8_t> ReadBuffer(size_t size) {
+  thread_local std::vector<uint8_t> buffer;
+  if (buffer.size() < size) buffer.resize(size);
+  return absl::Span<uint8_t>(buffer.data(), size);
+}
+
+}  // namespace
+
+// One open(2) or opendir(3): the inode (kept alive while open), the user's
+// handle (may be null) and, for directories, the numbered listing.
+struct Bridge::OpenFile {
+  std::shared_ptr<Inode> inode;
+  std::unique_ptr<FileHandle> handle;
+  bool dir = false;
+  Mutex mu;
+  // Entry i has offset i+1; offset 0 (re)reads the listing, so telldir
+  // values stay valid until a rewind.
+  std::vector<DirEntry> listing ABSL_GUARDED_BY(mu);
+  bool listed ABSL_GUARDED_BY(mu) = false;
+};
+
+Bridge::Bridge(std::unique_ptr<Node> root, const Options& options)
+    : options_(options),
+      default_uid_(options.uid >= 0 ? static_cast<uint32_t>(options.uid) : geteuid()),
+      default_gid_(options.gid >= 0 ? static_cast<uint32_t>(options.gid) : getegid()),
+      next_ino_(options.first_automatic_ino) {
+  StableAttr attr{S_IFDIR, abi::kRootId, 0};
+  root_ = std::shared_ptr<Inode>(new Inode(this, abi::kRootId, attr, std::move(root), true));
+  root_->node_->inode_ = root_.get();
+  {
+    MutexLock lock(&NodeShardFor(abi::kRootId).mu);
+    NodeShardFor(abi::kRootId).by_id[abi::kRootId] = root_;
+  }
+  {
+    MutexLock lock(&InoShardFor(attr.ino).mu);
+    InoShardFor(attr.ino).by_ino[attr.ino] = root_.get();
+  }
+  PinScope pins;
+  root_->node()->OnAdd(Context());
+}
+
+Bridge::~Bridge() {
+  // Free the tree top-down without MaybeRelease racing us: drop the tables'
+  // references; each Inode's destructor detaches its children.
+  for (HandleShard& shard : handle_shards_) {
+    MutexLock lock(&shard.mu);
+    shard.by_fh.clear();
+  }
+  std::vector<std::shared_ptr<Inode>> all;
+  for (NodeShard& shard : node_shards_) {
+    MutexLock lock(&shard.mu);
+    for (auto& [id, inode] : shard.by_id) all.push_back(inode);
+    shard.by_id.clear();
+  }
+  for (InoShard& shard : ino_shards_) {
+    MutexLock lock(&shard.mu);
+    shard.by_ino.clear();
+  }
+  // Cut every parent link first so destructors don't call back into tables.
+  for (auto& inode : all) {
+    MutexLock lock(&inode->mu_);
+    inode->children_.clear();
+    inode->parents_.clear();
+    inode->released_ = true;
+  }
+  all.clear();
+  root_.reset();
+}
+
+// --- Inode table ---------------------------------------------------------------
+
+Inode* Bridge::MakeInode(std::unique_ptr<Node> node, StableAttr attr, bool persistent) {
+  attr.mode &= S_IFMT;
+  if (attr.ino != 0) {
+    InoShard& shard = InoShardFor(attr.ino);
+    MutexLock lock(&shard.mu);
+    auto it = shard.by_ino.find(attr.ino);
+    if (it != shard.by_ino.end()) {
+      Inode* existing = it->second;
+      bool alive;
+      {
+        MutexLock inode_lock(&existing->mu_);
+        alive = !existing->released_;
+      }
+      if (alive) {
+        if (existing->stable_.mode != attr.mode) {
+          LogLine(absl::StrCat("NewInode: ino ", attr.ino, " is live with another file type;"
+                               " returning the live inode"));
+        }
+        return existing->Pin();
+      }
+    }
+  }
+  uint64_t id = next_node_id_.fetch_add(1);
+  if (attr.ino == 0) attr.ino = next_ino_.fetch_add(1);
+  std::shared_ptr<Inode> inode(new Inode(this, id, attr, std::move(node), persistent));
+  if (inode->node_) inode->node_->inode_ = inode.get();
+  {
+    NodeShard& shard = NodeShardFor(id);
+    MutexLock lock(&shard.mu);
+    shard.by_id[id] = inode;
+  }
+  {
+    InoShard& shard = InoShardFor(attr.ino);
+    MutexLock lock(&shard.mu);
+    shard.by_ino[attr.ino] = inode.get();
+  }
+  return inode->Pin();
+}
+
+void Bridge::MaybeRelease(Inode* inode) {
+  {
+    MutexLock lock(&inode->mu_);
+    if (inode->released_ || !inode->Unreferenced()) return;
+    inode->released_ = true;
+  }
+  if (inode->node_) inode->node_->OnForget();
+  {
+    InoShard& shard = InoShardFor(inode->stable_.ino);
+    MutexLock lock(&shard.mu);
+    auto it = shard.by_ino.find(inode->stable_.ino);
+    if (it != shard.by_ino.end() && it->second == inode) shard.by_ino.erase(it);
+  }
+  std::shared_ptr<Inode> last;  // freed after the shard lock is dropped
+  {
+    NodeShard& shard = NodeShardFor(inode->node_id_);
+    MutexLock lock(&shard.mu);
+    auto it = shard.by_id.find(inode->node_id_);
+    if (it != shard.by_id.end()) {
+      last = std::move(it->second);
+      shard.by_id.erase(it);
+    }
+  }
+}
+
+void Bridge::AdjustLookup(Inode* inode, int64_t delta) {
+  bool maybe_free = false;
+  {
+    MutexLock lock(&inode->mu_);
+    if (delta < 0 && static_cast<uint64_t>(-delta) > inode->lookup_count_) {
+      LogLine(absl::StrCat("FORGET of ", -delta, " for node ", inode->node_id_, " which has ",
+                           inode->lookup_count_, ": clamped to 0"));
+      inode->lookup_count_ = 0;
+    } else {
+      inode->lookup_count_ += delta;
+    }
+    maybe_free = inode->lookup_count_ == 0;
+  }
+  if (maybe_free) MaybeRelease(inode);
+}
+
+std::shared_ptr<Inode> Bridge::FindInode(uint64_t node_id) {
+  NodeShard& shard = NodeShardFor(node_id);
+  MutexLock lock(&shard.mu);
+  auto it = shard.by_id.find(node_id);
+  return it == shard.by_id.end() ? nullptr : it->second;
+}
+
+std::map<uint64_t, uint64_t> Bridge::LookupCounts() {
+  std::map<uint64_t, uint64_t> counts;
+  for (NodeShard& shard : node_shards_) {
+    std::vector<std::shared_ptr<Inode>> inodes;
+    {
+      MutexLock lock(&shard.mu);
+      for (auto& [id, inode] : shard.by_id) inodes.push_back(inode);
+    }
+    for (auto& inode : inodes) counts[inode->node_id()] = inode->lookup_count();
+  }
+  return counts;
+}
+
+size_t Bridge::InodeCount() {
+  size_t n = 0;
+  for (NodeShard& shard : node_shards_) {
+    MutexLock lock(&shard.mu);
+    n += shard.by_id.size();
+  }
+  return n;
+}
+
+// --- Handles ------------------------------------------------------------------------
+
+uint64_t Bridge::AddHandle(std::shared_ptr<Inode> inode, std::unique_ptr<FileHandle> handle,
+                           bool dir) {
+  {
+    MutexLock lock(&inode->mu_);
+    inode->open_count_++;
+  }
+  auto open = std::make_shared<OpenFile>();
+  open->inode = std::move(inode);
+  open->handle = std::move(handle);
+  open->dir = dir;
+  uint64_t fh = next_fh_.fetch_add(1);
+  HandleShard& shard = HandleShardFor(fh);
+  MutexLock lock(&shard.mu);
+  shard.by_fh[fh] = std::move(open);
+  return fh;
+}
+
+std::shared_ptr<Bridge::OpenFile> Bridge::FindHandle(uint64_t fh) {
+  HandleShard& shard = HandleShardFor(fh);
+  MutexLock lock(&shard.mu);
+  auto it = shard.by_fh.find(fh);
+  return it == shard.by_fh.end() ? nullptr : it->second;
+}
+
+std::shared_ptr<Bridge::OpenFile> Bridge::TakeHandle(uint64_t fh) {
+  std::shared_ptr<OpenFile> open;
+  {
+    HandleShard& shard = HandleShardFor(fh);
+    MutexLock lock(&shard.mu);
+    auto it = shard.by_fh.find(fh);
+    if (it == shard.by_fh.end()) return nullptr;
+    open = std::move(it->second);
+    shard.by_fh.erase(it);
+  }
+  return open;
+}
+
+// --- Attributes -----------------------------------------------------------------------
+
+void Bridge::ForceStable(Inode* inode, abi::fuse_attr* attr) {
+  // The kernel marks an inode bad if its type changes; st_ino is ours.
+  attr->ino = inode->stable().ino;
+  attr->mode = (attr->mode & ~S_IFMT) | inode->stable().mode;
+}
+
+Errno Bridge::GetAttr(const Context& ctx, Inode* inode, FileHandle* fh, AttrOut* out) {
+  abi::fuse_attr& a = out->attr;
+  a = {};
+  a.ino = inode->stable().ino;
+  a.mode = inode->stable().mode | (inode->IsDir() ? 0755 : 0644);
+  a.nlink = inode->IsDir() ? 2 : 1;
+  a.uid = default_uid_;
+  a.gid = default_gid_;
+  a.blksize = 4096;
+  Errno e = inode->node()->Getattr(ctx, fh, out);
+  if (e.ok()) ForceStable(inode, &a);
+  return e;
+}
+
+EntryOut Bridge::NewEntryOut() const {
+  EntryOut out;
+  out.entry_timeout = options_.entry_timeout;
+  out.attr_timeout = options_.attr_timeout;
+  return out;
+}
+
+void Bridge::ReplyWithEntry(ReplyEntry& reply, Inode* child, const EntryOut& out) {
+  EntryParam param;
+  param.nodeid = child->node_id();
+  param.generation = child->stable().gen;
+  param.entry_timeout = out.entry_timeout;
+  param.attr_timeout = out.attr_timeout;
+  param.attr = out.attr;
+  ForceStable(child, &param.attr);
+  // Counted before the reply goes out so a FORGET racing it cannot free the
+  // inode; taken back if the kernel did not take the reply.
+  AdjustLookup(child, +1);
+  Errno sent = reply.Entry(param);
+  if (!sent.ok()) AdjustLookup(child, -1);
+}
+
+void Bridge::FinishCreate(ReplyEntry& reply, Errno result, Inode* parent, absl::string_view name,
+                          Inode* child, EntryOut& out) {
+  if (!result.ok()) {
+    reply.Error(result);
+    return;
+  }
+  if (child == nullptr) {
+    LogLine(absl::StrCat("a creating method of ", parent->Path(), " returned no child for '",
+                         name, "'"));
+    reply.Error(Errno(EIO));
+    return;
+  }
+  if (out.attr.mode == 0) {  // the node left the attributes to us
+    AttrOut attr{.timeout = out.attr_timeout};
+    Context ctx(&reply);
+    GetAttr(ctx, child, nullptr, &attr);
+    out.attr = attr.attr;
+  }
+  parent->AddChild(name, child, /*overwrite=*/true);
+  ReplyWithEntry(reply, child, out);
+}
+
+// --- Requests ----------------------------------------------------------------------------
+
+void Bridge::Init(const ConnectionInfo& info) {}
+
+void Bridge::Lookup(ReplyEntry reply, uint64_t parent, absl::string_view name) {
+  PinScope pins;
+  std::shared_ptr<Inode> dir = FindInode(parent);
+  if (!dir) {
+    reply.Error(kStale);
+    return;
+  }
+  if (!dir->IsDir()) {
+    reply.Error(Errno(ENOTDIR));
+    return;
+  }
+  Context ctx(&reply);
+  EntryOut out = NewEntryOut();
+  Inode* child = nullptr;
+  Errno e = dir->node()->Lookup(ctx, name, &out, &child);
+  if (e == Errno(ENOENT) && options_.negative_timeout > absl::ZeroDuration()) {
+    EntryParam negative;  // node id 0: "no such entry", cached
+    negative.entry_timeout = options_.negative_timeout;
+    reply.Entry(negative);
+    return;
+  }
+  // Looked-up children join the tree, so Path() and the default Readdir see
+  // them and a later lookup finds the same inode.
+  if (e.ok() && child != nullptr) dir->AddChild(name, child, /*overwrite=*/true);
+  if (!e.ok()) {
+    reply.Error(e);
+    return;
+  }
+  if (child == nullptr) {
+    reply.Error(Errno(EIO));
+    return;
+  }
+  if (out.attr.mode == 0) {
+    AttrOut attr{.timeout = out.attr_timeout};
+    GetAttr(ctx, child, nullptr, &attr);
+    out.attr = attr.attr;
+  }
+  ReplyWithEntry(reply, child, out);
+}
+
+void Bridge::Forget(const RequestContext& context, uint64_t nodeid, uint64_t nlookup) {
+  if (nodeid == abi::kRootId) return;  // the root's count is implicit
+  std::shared_ptr<Inode> inode = FindInode(nodeid);
+  if (!inode) {
+    LogLine(absl::StrCat("FORGET for unknown node ", nodeid, " (ignored)"));
+    return;
+  }
+  AdjustLookup(inode.get(), -static_cast<int64_t>(nlookup));
+}
+
+void Bridge::Getattr(ReplyAttr reply, uint64_t nodeid, const abi::fuse_getattr_in& in) {
+  PinScope pins;
+  std::shared_ptr<Inode> inode = FindInode(nodeid);
+  if (!inode) {
+    reply.Error(kStale);
+    return;
+  }
+  std::shared_ptr<OpenFile> open;
+  if (in.getattr_flags & abi::kGetattrFh) open = FindHandle(in.fh);
+  Context ctx(&reply);
+  AttrOut out{.timeout = options_.attr_timeout};
+  Errno e = GetAttr(ctx, inode.get(), open ? open->handle.get() : nullptr, &out);
+  if (!e.ok()) {
+    reply.Error(e);
+    return;
+  }
+  reply.Attr(out.attr, out.timeout);
+}
+
+void Bridge::Setattr(ReplyAttr reply, uint64_t nodeid, const abi::fuse_setattr_in& in) {
+  PinScope pins;
+  std::shared_ptr<Inode> inode = FindInode(nodeid);
+  if (!inode) {
+    reply.Error(kStale);
+    return;
+  }
+  std::shared_ptr<OpenFile> open;
+  if (in.valid & abi::kFattrFh) open = FindHandle(in.fh);
+  Context ctx(&reply);
+  AttrOut out{.timeout = options_.attr_timeout};
+  Errno e = inode->node()->Setattr(ctx, open ? open->handle.get() : nullptr, in, &out);
+  if (e.ok() && out.attr.mode == 0) e = GetAttr(ctx, inode.get(), nullptr, &out);
+  if (!e.ok()) {
+    reply.Error(e);
+    return;
+  }
+  ForceStable(inode.get(), &out.attr);
+  reply.Attr(out.attr, out.timeout);
+}
+
+void Bridge::Readlink(ReplyData reply, uint64_t nodeid) {
+  PinScope pins;
+  std::shared_ptr<Inode> inode = FindInode(nodeid);
+  if (!inode) {
+    reply.Error(kStale);
+    return;
+  }
+  Context ctx(&reply);
+  std::string target;
+  Errno e = inode->node()->Readlink(ctx, &target);
+  if (!e.ok()) {
+    reply.Error(e);
+    return;
+  }
+  reply.Data(absl::string_view(target));
+}
+
+void Bridge::Symlink(ReplyEntry reply, uint64_t parent, absl::string_view name,
+                     absl::string_view target) {
+  PinScope pins;
+  std::shared_ptr<Inode> dir = FindInode(parent);
+  if (!dir) {
+    reply.Error(kStale);
+    return;
+  }
+  Context ctx(&reply);
+  EntryOut out = NewEntryOut();
+  Inode* child = nullptr;
+  Errno e = dir->node()->Symlink(ctx, target, name, &out, &child);
+  FinishCreate(reply, e, dir.get(), name, child, out);
+}
+
+void Bridge::Mknod(ReplyEntry reply, uint64_t parent, absl::string_view name,
+                   const abi::fuse_mknod_in& in) {
+  PinScope pins;
+  std::shared_ptr<Inode> dir = FindInode(parent);
+  if (!dir) {
+    reply.Error(kStale);
+    return;
+  }
+  Context ctx(&reply);
+  EntryOut out = NewEntryOut();
+  Inode* child = nullptr;
+  Errno e = dir->node()->Mknod(ctx, name, in.mode, in.rdev, &out, &child);
+  FinishCreate(reply, e, dir.get(), name, child, out);
+}
+
+void Bridge::Mkdir(ReplyEntry reply, uint64_t parent, absl::string_view name,
+                   const abi::fuse_mkdir_in& in) {
+  PinScope pins;
+  std::shared_ptr<Inode> dir = FindInode(parent);
+  if (!dir) {
+    reply.Error(kStale);
+    return;
+  }
+  Context ctx(&reply);
+  EntryOut out = NewEntryOut();
+  Inode* child = nullptr;
+  Errno e = dir->node()->Mkdir(ctx, name, (in.mode & ~S_IFMT) | S_IFDIR, &out, &child);
+  FinishCreate(reply, e, dir.get(), name, child, out);
+}
+
+void Bridge::Link(ReplyEntry reply, uint64_t nodeid, uint64_t new_parent,
+                  absl::string_view new_name) {
+  PinScope pins;
+  std::shared_ptr<Inode> target = FindInode(nodeid);
+  std::shared_ptr<Inode> dir = FindInode(new_parent);
+  if (!target || !dir) {
+    reply.Error(kStale);
+    return;
+  }
+  Context ctx(&reply);
+  EntryOut out = NewEntryOut();
+  Inode* child = nullptr;
+  Errno e = dir->node()->Link(ctx, target.get(), new_name, &out, &child);
+  FinishCreate(reply, e, dir.get(), new_name, child, out);
+}
+
+void Bridge::Unlink(ReplyEmpty reply, uint64_t parent, absl::string_view name) {
+  PinScope pins;
+  std::shared_ptr<Inode> dir = FindInode(parent);
+  if (!dir) {
+    reply.Error(kStale);
+    return;
+  }
+  Context ctx(&reply);
+  Errno e = dir->node()->Unlink(ctx, name);
+  if (e.ok()) dir->RmChild(name);
+  e.ok() ? reply.Ok() : reply.Error(e);
+}
+
+void Bridge::Rmdir(ReplyEmpty reply, uint64_t parent, absl::string_view name) {
+  PinScope pins;
+  std::shared_ptr<Inode> dir = FindInode(parent);
+  if (!dir) {
+    reply.Error(kStale);
+    return;
+  }
+  Context ctx(&reply);
+  Errno e = dir->node()->Rmdir(ctx, name);
+  if (e.ok()) dir->RmChild(name);
+  e.ok() ? reply.Ok() : reply.Error(e);
+}
+
+void Bridge::Rename(ReplyEmpty reply, uint64_t parent, absl::string_view name,
+                    uint64_t new_parent, absl::string_view new_name, uint32_t flags) {
+  PinScope pins;
+  std::shared_ptr<Inode> from = FindInode(parent);
+  std::shared_ptr<Inode> to = FindInode(new_parent);
+  if (!from || !to) {
+    reply.Error(kStale);
+    return;
+  }
+  if ((flags & RENAME_NOREPLACE) && (flags & RENAME_EXCHANGE)) {
+    reply.Error(Errno(EINVAL));
+    return;
+  }
+  if ((flags & RENAME_NOREPLACE) && to->GetChild(new_name) != nullptr) {
+    reply.Error(Errno(EEXIST));
+    return;
+  }
+  Context ctx(&reply);
+  Errno e = from->node()->Rename(ctx, name, to.get(), new_name, flags);
+  if (e.ok()) {
+    if (flags & RENAME_EXCHANGE) {
+      if (!from->ExchangeChild(name, to.get(), new_name)) {
+        // Not both in the tree (a dynamic filesystem): forget what we had.
+        from->RmChild(name);
+        to->RmChild(new_name);
+      }
+    } else if (!from->MvChild(name, to.get(), new_name, /*overwrite=*/true)) {
+      to->RmChild(new_name);
+    }
+  }
+  e.ok() ? reply.Ok() : reply.Error(e);
+}
+
+void Bridge::Create(ReplyCreate reply, uint64_t parent, absl::string_view name,
+                    const abi::fuse_create_in& in) {
+  PinScope pins;
+  std::shared_ptr<Inode> dir = FindInode(parent);
+  if (!dir) {
+    reply.Error(kStale);
+    return;
+  }
+  Context ctx(&reply);
+  EntryOut out = NewEntryOut();
+  Inode* child = nullptr;
+  OpenOut open;
+  Errno e = dir->node()->Create(ctx, name, in.flags, in.mode, &out, &child, &open);
+  if (e.ok() && child == nullptr) e = Errno(EIO);
+  if (!e.ok()) {
+    reply.Error(e);
+    return;
+  }
+  if (out.attr.mode == 0) {
+    AttrOut attr{.timeout = out.attr_timeout};
+    GetAttr(ctx, child, open.handle.get(), &attr);
+    out.attr = attr.attr;
+  }
+  dir->AddChild(name, child, /*overwrite=*/true);
+  uint64_t fh = AddHandle(child->shared_from_this(), std::move(open.handle), false);
+  EntryParam param;
+  param.nodeid = child->node_id();
+  param.generation = child->stable().gen;
+  param.entry_timeout = out.entry_timeout;
+  param.attr_timeout = out.attr_timeout;
+  param.attr = out.attr;
+  ForceStable(child, &param.attr);
+  AdjustLookup(child, +1);
+  Errno sent = reply.Create(param, OpenParam{.fh = fh, .open_flags = open.flags});
+  if (!sent.ok()) {
+    // The kernel never saw this open: close it and take the count back.
+    if (std::shared_ptr<OpenFile> of = TakeHandle(fh)) {
+      if (of->handle) of->handle->Release(Context());
+      CloseOpen(child);
+    }
+    AdjustLookup(child, -1);
+  }
+}
+
+void Bridge::Open(ReplyOpen reply, uint64_t nodeid, const abi::fuse_open_in& in) {
+  PinScope pins;
+  std::shared_ptr<Inode> inode = FindInode(nodeid);
+  if (!inode) {
+    reply.Error(kStale);
+    return;
+  }
+  Context ctx(&reply);
+  OpenOut out;
+  Errno e = inode->node()->Open(ctx, in.flags, &out);
+  if (!e.ok()) {
+    reply.Error(e);
+    return;
+  }
+  uint64_t fh = AddHandle(inode, std::move(out.handle), false);
+  Errno sent = reply.Open(OpenParam{.fh = fh, .open_flags = out.flags});
+  if (!sent.ok()) {
+    if (std::shared_ptr<OpenFile> of = TakeHandle(fh)) {
+      if (of->handle) of->handle->Release(Context());
+      CloseOpen(inode.get());
+    }
+  }
+}
+
+void Bridge::Opendir(ReplyOpen reply, uint64_t nodeid, const abi::fuse_open_in& in) {
+  PinScope pins;
+  std::shared_ptr<Inode> inode = FindInode(nodeid);
+  if (!inode) {
+    reply.Error(kStale);
+    return;
+  }
+  if (!inode->IsDir()) {
+    reply.Error(Errno(ENOTDIR));
+    return;
+  }
+  Context ctx(&reply);
+  OpenOut out;
+  Errno e = inode->node()->Opendir(ctx, &out);
+  if (!e.ok()) {
+    reply.Error(e);
+    return;
+  }
+  uint64_t fh = AddHandle(inode, std::move(out.handle), true);
+  Errno sent = reply.Open(OpenParam{.fh = fh, .open_flags = out.flags});
+  if (!sent.ok()) {
+    if (std::shared_ptr<OpenFile> of = TakeHandle(fh)) CloseOpen(inode.get());
+  }
+}
+
+void Bridge::Read(ReplyData reply, uint64_t nodeid, const abi::fuse_read_in& in) {
+  PinScope pins;
+  std::shared_ptr<Inode> inode = FindInode(nodeid);
+  std::shared_ptr<OpenFile> open = FindHandle(in.fh);
+  if (!inode) {
+    reply.Error(kStale);
+    return;
+  }
+  if (!open) {
+    reply.Error(kBadHandle);
+    return;
+  }
+  Context ctx(&reply);
+  ReadResult result(ReadBuffer(in.size));
+  Errno e = inode->node()->Read(ctx, open->handle.get(), in.offset, &result);
+  if (!e.ok()) {
+    reply.Error(e);
+    return;
+  }
+  absl::Span<const uint8_t> data = result.data();
+  if (data.size() > in.size) data = data.first(in.size);
+  reply.Data(data);
+}
+
+void Bridge::Write(ReplyWrite reply, uint64_t nodeid, const abi::fuse_write_in& in,
+                   absl::Span<const uint8_t> data) {
+  PinScope pins;
+  std::shared_ptr<Inode> inode = FindInode(nodeid);
+  std::shared_ptr<OpenFile> open = FindHandle(in.fh);
+  if (!inode) {
+    reply.Error(kStale);
+    return;
+  }
+  if (!open) {
+    reply.Error(kBadHandle);
+    return;
+  }
+  Context ctx(&reply);
+  uint32_t written = 0;
+  Errno e = inode->node()->Write(ctx, open->handle.get(), in.offset, data, &written);
+  e.ok() ? reply.Written(written) : reply.Error(e);
+}
+
+void Bridge::Statfs(ReplyStatfs reply, uint64_t nodeid) {
+  PinScope pins;
+  std::shared_ptr<Inode> inode = FindInode(nodeid);
+  if (!inode) inode = root_;
+  Context ctx(&reply);
+  abi::fuse_kstatfs st{};
+  st.bsize = 4096;
+  st.frsize = 4096;
+  st.namelen = 255;
+  Errno e = inode->node()->Statfs(ctx, &st);
+  e.ok() ? reply.Statfs(st) : reply.Error(e);
+}
+
+void Bridge::CloseOpen(Inode* inode) {
+  {
+    MutexLock lock(&inode->mu_);
+    inode->open_count_--;
+  }
+  MaybeRelease(inode);
+}
+
+void Bridge::Release(ReplyEmpty reply, uint64_t nodeid, const abi::fuse_release_in& in) {
+  PinScope pins;
+  std::shared_ptr<OpenFile> open = TakeHandle(in.fh);
+  if (!open) {
+    reply.Error(kBadHandle);
+    return;
+  }
+  Context ctx(&reply);
+  if (open->handle) open->handle->Release(ctx);
+  CloseOpen(open->inode.get());
+  reply.Ok();
+}
+
+void Bridge::Releasedir(ReplyEmpty reply, uint64_t nodeid, const abi::fuse_release_in& in) {
+  Release(std::move(reply), nodeid, in);
+}
+
+void Bridge::Flush(ReplyEmpty reply, uint64_t nodeid, const abi::fuse_flush_in& in) {
+  PinScope pins;
+  std::shared_ptr<Inode> inode = FindInode(nodeid);
+  std::shared_ptr<OpenFile> open = FindHandle(in.fh);
+  if (!inode || !open) {
+    reply.Error(!inode ? kStale : kBadHandle);
+    return;
+  }
+  Context ctx(&reply);
+  Errno e = inode->node()->Flush(ctx, open->handle.get());
+  e.ok() ? reply.Ok() : reply.Error(e);
+}
+
+void Bridge::Fsync(ReplyEmpty reply, uint64_t nodeid, const abi::fuse_fsync_in& in) {
+  PinScope pins;
+  std::shared_ptr<Inode> inode = FindInode(nodeid);
+  if (!inode) {
+    reply.Error(kStale);
+    return;
+  }
+  std::shared_ptr<OpenFile> open = FindHandle(in.fh);
+  Context ctx(&reply);
+  Errno e = inode->node()->Fsync(ctx, open ? open->handle.get() : nullptr,
+                                 (in.fsync_flags & abi::kFsyncFdatasync) != 0);
+  e.ok() ? reply.Ok() : reply.Error(e);
+}
+
+void Bridge::Fsyncdir(ReplyEmpty reply, uint64_t nodeid, const abi::fuse_fsync_in& in) {
+  Fsync(std::move(reply), nodeid, in);
+}
+
+void Bridge::Setxattr(ReplyEmpty reply, uint64_t nodeid, absl::string_view name,
+                      absl::Span<const uint8_t> value, const abi::fuse_setxattr_in& in) {
+  PinScope pins;
+  std::shared_ptr<Inode> inode = FindInode(nodeid);
+  if (!inode) {
+    reply.Error(kStale);
+    return;
+  }
+  Context ctx(&reply);
+  Errno e = inode->node()->Setxattr(ctx, name, value, in.flags);
+  e.ok() ? reply.Ok() : reply.Error(e);
+}
+
+void Bridge::Getxattr(ReplyXattr reply, uint64_t nodeid, absl::string_view name, uint32_t size) {
+  PinScope pins;
+  std::shared_ptr<Inode> inode = FindInode(nodeid);
+  if (!inode) {
+    reply.Error(kStale);
+    return;
+  }
+  Context ctx(&reply);
+  std::string value;
+  Errno e = inode->node()->Getxattr(ctx, name, &value);
+  if (!e.ok()) {
+    reply.Error(e);
+  } else if (size == 0) {
+    reply.Size(static_cast<uint32_t>(value.size()));
+  } else if (value.size() > size) {
+    reply.Error(Errno(ERANGE));
+  } else {
+    reply.Data(absl::Span<const uint8_t>(reinterpret_cast<const uint8_t*>(value.data()),
+                                         value.size()));
+  }
+}
+
+void Bridge::Listxattr(ReplyXattr reply, uint64_t nodeid, uint32_t size) {
+  PinScope pins;
+  std::shared_ptr<Inode> inode = FindInode(nodeid);
+  if (!inode) {
+    reply.Error(kStale);
+    return;
+  }
+  Context ctx(&reply);
+  std::vector<std::string> names;
+  Errno e = inode->node()->Listxattr(ctx, &names);
+  std::string list;
+  for (const std::string& n : names) {
+    list += n;
+    list.push_back('\0');
+  }
+  if (!e.ok()) {
+    reply.Error(e);
+  } else if (size == 0) {
+    reply.Size(static_cast<uint32_t>(list.size()));
+  } else if (list.size() > size) {
+    reply.Error(Errno(ERANGE));
+  } else {
+    reply.Data(absl::Span<const uint8_t>(reinterpret_cast<const uint8_t*>(list.data()),
+                                         list.size()));
+  }
+}
+
+void Bridge::Removexattr(ReplyEmpty reply, uint64_t nodeid, absl::string_view name) {
+  PinScope pins;
+  std::shared_ptr<Inode> inode = FindInode(nodeid);
+  if (!inode) {
+    reply.Error(kStale);
+    return;
+  }
+  Context ctx(&reply);
+  Errno e = inode->node()->Removexattr(ctx, name);
+  e.ok() ? reply.Ok() : reply.Error(e);
+}
+
+void Bridge::ReaddirCommon(ReplyDirectory& reply, uint64_t nodeid, const abi::fuse_read_in& in,
+                           bool plus) {
+  PinScope pins;
+  std::shared_ptr<Inode> dir = FindInode(nodeid);
+  std::shared_ptr<OpenFile> open = FindHandle(in.fh);
+  if (!dir) {
+    reply.Error(kStale);
+    return;
+  }
+  if (!open || !open->dir) {
+    reply.Error(kBadHandle);
+    return;
+  }
+  Context ctx(&reply);
+  MutexLock lock(&open->mu);
+  if (in.offset == 0 || !open->listed) {
+    std::unique_ptr<DirStream> stream;
+    Errno e = open->handle ? open->handle->Readdir(ctx, &stream) : Errno(ENOSYS);
+    if (e == Errno(ENOSYS)) e = dir->node()->Readdir(ctx, &stream);
+    if (e.ok() && stream == nullptr) e = Errno(EIO);
+    if (!e.ok()) {
+      reply.Error(e);
+      return;
+    }
+    open->listing.clear();
+    DirEntry entry;
+    Errno stream_error;
+    while (stream->Next(&entry, &stream_error)) open->listing.push_back(std::move(entry));
+    if (!stream_error.ok()) {
+      reply.Error(stream_error);
+      return;
+    }
+    open->listed = true;
+  }
+  std::vector<Inode*> counted;  // READDIRPLUS lookups to undo if not sent
+  for (uint64_t i = in.offset; i < open->listing.size(); ++i) {
+    const DirEntry& d = open->listing[i];
+    uint32_t type = (d.mode & S_IFMT) >> 12;
+    uint64_t ino = d.ino != 0 ? d.ino : kUnknownIno;
+    if (!plus) {
+      if (!reply.Add(d.name, ino, type, i + 1)) break;
+      continue;
+    }
+    if (!reply.Fits(d.name)) break;
+    EntryParam param;  // node id 0: the kernel makes no dentry for it
+    param.attr.ino = ino;
+    param.attr.mode = d.mode & S_IFMT;
+    if (d.name != "." && d.name != "..") {
+      EntryOut out = NewEntryOut();
+      Inode* child = nullptr;
+      Errno e = dir->node()->Lookup(ctx, d.name, &out, &child);
+      if (e.ok() && child != nullptr) {
+        dir->AddChild(d.name, child, /*overwrite=*/true);
+        if (out.attr.mode == 0) {
+          AttrOut attr{.timeout = out.attr_timeout};
+          GetAttr(ctx, child, nullptr, &attr);
+          out.attr = attr.attr;
+        }
+        param.nodeid = child->node_id();
+        param.generation = child->stable().gen;
+        param.entry_timeout = out.entry_timeout;
+        param.attr_timeout = out.attr_timeout;
+        param.attr = out.attr;
+        ForceStable(child, &param.attr);
+        AdjustLookup(child, +1);
+        counted.push_back(child);
+      }
+    }
+    reply.AddPlus(d.name, param, i + 1);
+  }
+  Errno sent = reply.Send();
+  if (!sent.ok()) {
+    for (Inode* child : counted) AdjustLookup(child, -1);
+  }
+}
+
+void Bridge::Readdir(ReplyDirectory reply, uint64_t nodeid, const abi::fuse_read_in& in) {
+  ReaddirCommon(reply, nodeid, in, /*plus=*/false);
+}
+
+void Bridge::Readdirplus(ReplyDirectory reply, uint64_t nodeid, const abi::fuse_read_in& in) {
+  ReaddirCommon(reply, nodeid, in, /*plus=*/true);
+}
+
+void Bridge::Getlk(ReplyLock reply, uint64_t nodeid, const abi::fuse_lk_in& in) {
+  std::shared_ptr<OpenFile> open = FindHandle(in.fh);
+  if (!open || !open->handle) {
+    reply.Error(open ? Errno(ENOSYS) : kBadHandle);
+    return;
+  }
+  Context ctx(&reply);
+  abi::fuse_file_lock lock = in.lk;
+  Errno e = open->handle->Getlk(ctx, in.owner, &lock);
+  e.ok() ? reply.Lock(lock) : reply.Error(e);
+}
+
+void Bridge::Setlk(ReplyEmpty reply, uint64_t nodeid, const abi::fuse_lk_in& in, bool wait) {
+  std::shared_ptr<OpenFile> open = FindHandle(in.fh);
+  if (!open || !open->handle) {
+    reply.Error(open ? Errno(ENOSYS) : kBadHandle);
+    return;
+  }
+  Context ctx(&reply);
+  Errno e = open->handle->Setlk(ctx, in.owner, in.lk, wait, (in.lk_flags & abi::kLkFlock) != 0);
+  e.ok() ? reply.Ok() : reply.Error(e);
+}
+
+void Bridge::Access(ReplyEmpty reply, uint64_t nodeid, const abi::fuse_access_in& in) {
+  PinScope pins;
+  std::shared_ptr<Inode> inode = FindInode(nodeid);
+  if (!inode) {
+    reply.Error(kStale);
+    return;
+  }
+  Context ctx(&reply);
+  Errno e = inode->node()->Access(ctx, in.mask);
+  e.ok() ? reply.Ok() : reply.Error(e);
+}
+
+void Bridge::Ioctl(ReplyIoctl reply, uint64_t nodeid, const abi::fuse_ioctl_in& in,
+                   absl::Span<const uint8_t> in_data) {
+  std::shared_ptr<OpenFile> open = FindHandle(in.fh);
+  if (!open || !open->handle) {
+    reply.Error(Errno(ENOTTY));
+    return;
+  }
+  Context ctx(&reply);
+  std::string out;
+  int32_t result = 0;
+  Errno e = open->handle->Ioctl(ctx, in.cmd, in.arg, in_data, &out, &result);
+  if (!e.ok()) {
+    reply.Error(e);
+    return;
+  }
+  if (out.size() > in.out_size) out.resize(in.out_size);
+  reply.Result(result, absl::Span<const uint8_t>(reinterpret_cast<const uint8_t*>(out.data()),
+                                                 out.size()));
+}
+
+void Bridge::Poll(ReplyPoll reply, uint64_t nodeid, const abi::fuse_poll_in& in) {
+  std::shared_ptr<OpenFile> open = FindHandle(in.fh);
+  Context ctx(&reply);
+  uint32_t revents = in.events & (POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM);
+  Errno e = kOk;
+  if (open && open->handle) e = open->handle->Poll(ctx, in.events, &revents);
+  e.ok() ? reply.Events(revents) : reply.Error(e);
+}
+
+void Bridge::Fallocate(ReplyEmpty reply, uint64_t nodeid, const abi::fuse_fallocate_in& in) {
+  PinScope pins;
+  std::shared_ptr<Inode> inode = FindInode(nodeid);
+  std::shared_ptr<OpenFile> open = FindHandle(in.fh);
+  if (!inode) {
+    reply.Error(kStale);
+    return;
+  }
+  Context ctx(&reply);
+  Errno e = inode->node()->Fallocate(ctx, open ? open->handle.get() : nullptr, in.offset,
+                                     in.length, in.mode);
+  e.ok() ? reply.Ok() : reply.Error(e);
+}
+
+void Bridge::Lseek(ReplyLseek reply, uint64_t nodeid, const abi::fuse_lseek_in& in) {
+  PinScope pins;
+  std::shared_ptr<Inode> inode = FindInode(nodeid);
+  std::shared_ptr<OpenFile> open = FindHandle(in.fh);
+  if (!inode) {
+    reply.Error(kStale);
+    return;
+  }
+  Context ctx(&reply);
+  uint64_t result = 0;
+  Errno e = inode->node()->Lseek(ctx, open ? open->handle.get() : nullptr, in.offset, in.whence,
+                                 &result);
+  e.ok() ? reply.Offset(result) : reply.Error(e);
+}
+
+void Bridge::CopyFileRange(ReplyWrite reply, uint64_t nodeid,
+                           const abi::fuse_copy_file_range_in& in) {
+  std::shared_ptr<OpenFile> from = FindHandle(in.fh_in);
+  std::shared_ptr<OpenFile> to = FindHandle(in.fh_out);
+  if (!from || !to) {
+    reply.Error(kBadHandle);
+    return;
+  }
+  if (!from->handle) {
+    reply.Error(Errno(EXDEV));
+    return;
+  }
+  Context ctx(&reply);
+  uint64_t copied = 0;
+  Errno e = from->handle->CopyFileRange(ctx, in.off_in, to->handle.get(), in.off_out, in.len,
+                                        &copied);
+  e.ok() ? reply.Written(copied) : reply.Error(e);
+}
+
+void Bridge::Statx(ReplyStatx reply, uint64_t nodeid, const abi::fuse_statx_in& in) {
+  PinScope pins;
+  std::shared_ptr<Inode> inode = FindInode(nodeid);
+  if (!inode) {
+    reply.Error(kStale);
+    return;
+  }
+  std::shared_ptr<OpenFile> open;
+  if (in.getattr_flags & abi::kGetattrFh) open = FindHandle(in.fh);
+  Context ctx(&reply);
+  abi::fuse_statx st{};
+  absl::Duration timeout = options_.attr_timeout;
+  Errno e = inode->node()->Statx(ctx, open ? open->handle.get() : nullptr, in.sx_mask, &st,
+                                 &timeout);
+  if (!e.ok()) {
+    reply.Error(e);
+    return;
+  }
+  st.ino = inode->stable().ino;
+  st.mode = static_cast<uint16_t>((st.mode & ~S_IFMT) | inode->stable().mode);
+  reply.Statx(st, timeout);
+}
+
+// --- Mounting ---------------------------------------------------------------------------
+
+TreeMount::~TreeMount() {
+  server_.reset();  // unmounts and joins before the bridge goes
+  bridge_.reset();
+}
+
+absl::StatusOr<std::unique_ptr<TreeMount>> Mount(absl::string_view mountpoint,
+                                                std::unique_ptr<Node> root,
+                                                const Options& options) {
+  std::unique_ptr<TreeMount> mount(new TreeMount());
+  mount->bridge_ = std::make_unique<Bridge>(std::move(root), options);
+  absl::StatusOr<std::unique_ptr<Server>> server =
+      Mount(mountpoint, mount->bridge_.get(), options.mount, options.server);
+  if (!server.ok()) return server.status();
+  mount->server_ = std::move(*server);
+  mount->bridge_->SetNotifier(&mount->server_->notifier());
+  return mount;
+}
+
+}  // namespace fusekit

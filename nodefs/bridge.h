@@ -1,0 +1,206 @@
+// Bridge: the one place that turns raw FUSE requests into Node calls. It is
+// a RawFileSystem over the Inode tree, and keeps every book the protocol
+// needs: node ids, lookup counts, file handles, directory offsets.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/time/time.h"
+#include "fuse/mutex.h"
+#include "fuse/notifier.h"
+#include "fuse/raw_filesystem.h"
+#include "fuse/server.h"
+#include "nodefs/inode.h"
+#include "nodefs/node.h"
+
+namespace fusekit {
+
+// How a node tree is served.
+struct Options {
+  // How long the kernel may cache a found name, a missing name (0: not at
+  // all) and attributes. Nodes may override per reply.
+  absl::Duration entry_timeout = absl::Seconds(1);
+  absl::Duration negative_timeout = absl::ZeroDuration();
+  absl::Duration attr_timeout = absl::Seconds(1);
+  // Owner reported by the default Getattr; -1 means the daemon's own.
+  int64_t uid = -1;
+  int64_t gid = -1;
+  // st_ino given to inodes whose StableAttr::ino is 0, counting up. High
+  // by default so it never meets a filesystem's own numbers.
+  uint64_t first_automatic_ino = uint64_t{1} << 63;
+  // The core's mount and server options.
+  MountOptions mount;
+  ServerOptions server;
+};
+
+// Thread-safe: requests on different nodes run in parallel. Node-id and
+// handle tables are sharded (no global lock on getattr/read/write/lookup).
+class Bridge : public RawFileSystem {
+ public:
+  Bridge(std::unique_ptr<Node> root, const Options& options);
+  ~Bridge() override;
+
+  Inode* root() const { return root_.get(); }
+  const Options& options() const { return options_; }
+  // Where notifications go; set when serving (Mount or the fake kernel).
+  void SetNotifier(Notifier* notifier) { notifier_.store(notifier); }
+  Notifier* notifier() const { return notifier_.load(); }
+
+  // The kernel's lookup count of every node id the bridge knows (root
+  // included), for audits against what a (fake) kernel holds.
+  std::map<uint64_t, uint64_t> LookupCounts();
+  // How many Inodes are alive (known to the kernel, in the tree, or open).
+  size_t InodeCount();
+  // The Inode for a node id, or null.
+  std::shared_ptr<Inode> FindInode(uint64_t node_id);
+
+  // --- RawFileSystem ---------------------------------------------------------
+  void Init(const ConnectionInfo& info) override;
+  void Lookup(ReplyEntry reply, uint64_t parent, absl::string_view name) override;
+  void Forget(const RequestContext& context, uint64_t nodeid, uint64_t nlookup) override;
+  void Getattr(ReplyAttr reply, uint64_t nodeid, const abi::fuse_getattr_in& in) override;
+  void Setattr(ReplyAttr reply, uint64_t nodeid, const abi::fuse_setattr_in& in) override;
+  void Readlink(ReplyData reply, uint64_t nodeid) override;
+  void Symlink(ReplyEntry reply, uint64_t parent, absl::string_view name,
+               absl::string_view target) override;
+  void Mknod(ReplyEntry reply, uint64_t parent, absl::string_view name,
+             const abi::fuse_mknod_in& in) override;
+  void Mkdir(ReplyEntry reply, uint64_t parent, absl::string_view name,
+             const abi::fuse_mkdir_in& in) override;
+  void Unlink(ReplyEmpty reply, uint64_t parent, absl::string_view name) override;
+  void Rmdir(ReplyEmpty reply, uint64_t parent, absl::string_view name) override;
+  void Rename(ReplyEmpty reply, uint64_t parent, absl::string_view name, uint64_t new_parent,
+              absl::string_view new_name, uint32_t flags) override;
+  void Link(ReplyEntry reply, uint64_t nodeid, uint64_t new_parent,
+            absl::string_view new_name) override;
+  void Open(ReplyOpen reply, uint64_t nodeid, const abi::fuse_open_in& in) override;
+  void Read(ReplyData reply, uint64_t nodeid, const abi::fuse_read_in& in) override;
+  void Write(ReplyWrite reply, uint64_t nodeid, const abi::fuse_write_in& in,
+             absl::Span<const uint8_t> data) override;
+  void Statfs(ReplyStatfs reply, uint64_t nodeid) override;
+  void Release(ReplyEmpty reply, uint64_t nodeid, const abi::fuse_release_in& in) override;
+  void Fsync(ReplyEmpty reply, uint64_t nodeid, const abi::fuse_fsync_in& in) override;
+  void Setxattr(ReplyEmpty reply, uint64_t nodeid, absl::string_view name,
+                absl::Span<const uint8_t> value, const abi::fuse_setxattr_in& in) override;
+  void Getxattr(ReplyXattr reply, uint64_t nodeid, absl::string_view name,
+                uint32_t size) override;
+  void Listxattr(ReplyXattr reply, uint64_t nodeid, uint32_t size) override;
+  void Removexattr(ReplyEmpty reply, uint64_t nodeid, absl::string_view name) override;
+  void Flush(ReplyEmpty reply, uint64_t nodeid, const abi::fuse_flush_in& in) override;
+  void Opendir(ReplyOpen reply, uint64_t nodeid, const abi::fuse_open_in& in) override;
+  void Readdir(ReplyDirectory reply, uint64_t nodeid, const abi::fuse_read_in& in) override;
+  void Readdirplus(ReplyDirectory reply, uint64_t nodeid, const abi::fuse_read_in& in) override;
+  void Releasedir(ReplyEmpty reply, uint64_t nodeid, const abi::fuse_release_in& in) override;
+  void Fsyncdir(ReplyEmpty reply, uint64_t nodeid, const abi::fuse_fsync_in& in) override;
+  void Getlk(ReplyLock reply, uint64_t nodeid, const abi::fuse_lk_in& in) override;
+  void Setlk(ReplyEmpty reply, uint64_t nodeid, const abi::fuse_lk_in& in, bool wait) override;
+  void Access(ReplyEmpty reply, uint64_t nodeid, const abi::fuse_access_in& in) override;
+  void Create(ReplyCreate reply, uint64_t parent, absl::string_view name,
+              const abi::fuse_create_in& in) override;
+  void Ioctl(ReplyIoctl reply, uint64_t nodeid, const abi::fuse_ioctl_in& in,
+             absl::Span<const uint8_t> in_data) override;
+  void Poll(ReplyPoll reply, uint64_t nodeid, const abi::fuse_poll_in& in) override;
+  void Fallocate(ReplyEmpty reply, uint64_t nodeid, const abi::fuse_fallocate_in& in) override;
+  void Lseek(ReplyLseek reply, uint64_t nodeid, const abi::fuse_lseek_in& in) override;
+  void CopyFileRange(ReplyWrite reply, uint64_t nodeid,
+                     const abi::fuse_copy_file_range_in& in) override;
+  void Statx(ReplyStatx reply, uint64_t nodeid, const abi::fuse_statx_in& in) override;
+
+ private:
+  friend class Inode;
+  friend class PinScope;
+  struct OpenFile;
+  struct DirListing;
+
+  // --- Inode table ---------------------------------------------------------
+  Inode* MakeInode(std::unique_ptr<Node> node, StableAttr attr, bool persistent);
+  // Frees `inode` if nothing holds it any more.
+  void MaybeRelease(Inode* inode);
+  // Adds (or, with a negative delta, removes) kernel references.
+  void AdjustLookup(Inode* inode, int64_t delta);
+
+  // --- Handles ---------------------------------------------------------------
+  uint64_t AddHandle(std::shared_ptr<Inode> inode, std::unique_ptr<FileHandle> handle, bool dir);
+  std::shared_ptr<OpenFile> FindHandle(uint64_t fh);
+  std::shared_ptr<OpenFile> TakeHandle(uint64_t fh);
+  // Ends an open of `inode`; it may be freed once nothing else holds it.
+  void CloseOpen(Inode* inode);
+
+  // Fills attributes from the node's Getattr, forcing the stable parts.
+  Errno GetAttr(const Context& ctx, Inode* inode, FileHandle* fh, AttrOut* out);
+  void ForceStable(Inode* inode, abi::fuse_attr* attr);
+  // Sends an entry reply for `child` and counts the lookup, undoing the
+  // count if the kernel no longer waits for the reply.
+  void ReplyWithEntry(ReplyEntry& reply, Inode* child, const EntryOut& out);
+  // Runs a creating method's result: adds `child` under `name` in `parent`
+  // and answers. Shared by Mknod, Mkdir, Symlink and Link.
+  void FinishCreate(ReplyEntry& reply, Errno result, Inode* parent, absl::string_view name,
+                    Inode* child, EntryOut& out);
+  EntryOut NewEntryOut() const;
+  void ReaddirCommon(ReplyDirectory& reply, uint64_t nodeid, const abi::fuse_read_in& in,
+                     bool plus);
+
+  const Options options_;
+  const uint32_t default_uid_;
+  const uint32_t default_gid_;
+  std::atomic<Notifier*> notifier_{nullptr};
+  std::atomic<uint64_t> next_node_id_{abi::kRootId + 1};
+  std::atomic<uint64_t> next_ino_;
+  std::atomic<uint64_t> next_fh_{1};
+  std::shared_ptr<Inode> root_;
+
+  static constexpr int kShards = 32;
+  struct NodeShard {
+    Mutex mu;
+    absl::flat_hash_map<uint64_t, std::shared_ptr<Inode>> by_id ABSL_GUARDED_BY(mu);
+  };
+  struct InoShard {
+    Mutex mu;
+    absl::flat_hash_map<uint64_t, Inode*> by_ino ABSL_GUARDED_BY(mu);
+  };
+  struct HandleShard {
+    Mutex mu;
+    absl::flat_hash_map<uint64_t, std::shared_ptr<OpenFile>> by_fh ABSL_GUARDED_BY(mu);
+  };
+  NodeShard& NodeShardFor(uint64_t id) { return node_shards_[id % kShards]; }
+  InoShard& InoShardFor(uint64_t ino) { return ino_shards_[(ino ^ (ino >> 32)) % kShards]; }
+  HandleShard& HandleShardFor(uint64_t fh) { return handle_shards_[fh % kShards]; }
+  NodeShard node_shards_[kShards];
+  InoShard ino_shards_[kShards];
+  HandleShard handle_shards_[kShards];
+};
+
+// A node tree mounted and served. Destroying it unmounts.
+class TreeMount {
+ public:
+  ~TreeMount();
+  Server& server() { return *server_; }
+  Bridge& bridge() { return *bridge_; }
+  Inode* root() { return bridge_->root(); }
+  const std::string& mountpoint() const { return server_->mountpoint(); }
+  absl::Status Unmount() { return server_->Unmount(); }
+  void Wait() { server_->Wait(); }
+  int WaitForUnmountOrSignal() { return server_->WaitForUnmountOrSignal(); }
+
+ private:
+  friend absl::StatusOr<std::unique_ptr<TreeMount>> Mount(absl::string_view mountpoint,
+                                                          std::unique_ptr<Node> root,
+                                                          const Options& options);
+  TreeMount() = default;
+  std::unique_ptr<Bridge> bridge_;
+  std::unique_ptr<Server> server_;
+};
+
+// Mounts the tree rooted at `root` on `mountpoint` and serves it; returns
+// once usable, or a Status naming what is wrong (as fusekit::Mount).
+absl::StatusOr<std::unique_ptr<TreeMount>> Mount(absl::string_view mountpoint,
+                                                std::unique_ptr<Node> root,
+                                                const Options& options = Options());
+
+}  // namespace fusekit

@@ -1,0 +1,347 @@
+#include "nodefs/inode.h"
+
+#include <algorithm>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "nodefs/bridge.h"
+#include "nodefs/pins.h"
+
+namespace fusekit {
+namespace {
+
+thread_local PinScope* t_scope = nullptr;
+
+bool ValidName(absl::string_view name) {
+  return !name.empty() && name.size() <= 255 && name != "." && name != ".." &&
+         name.find('/') == absl::string_view::npos && name.find('\0') == absl::string_view::npos;
+}
+
+// Locks several inodes in ascending node-id order (the tree's lock order),
+// skipping nulls and duplicates.
+class ABSL_SCOPED_LOCKABLE MultiLock {
+ public:
+  explicit MultiLock(std::vector<Inode*> inodes, std::vector<Mutex*> mutexes)
+      ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    std::vector<std::pair<uint64_t, Mutex*>> order;
+    for (size_t i = 0; i < inodes.size(); ++i) {
+      if (inodes[i] != nullptr) order.push_back({inodes[i]->node_id(), mutexes[i]});
+    }
+    std::sort(order.begin(), order.end());
+    order.erase(std::unique(order.begin(), order.end()), order.end());
+    for (auto& [id, mu] : order) {
+      mu->Lock();
+      locked_.push_back(mu);
+    }
+  }
+  ~MultiLock() ABSL_UNLOCK_FUNCTION() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    for (auto it = locked_.rbegin(); it != locked_.rend(); ++it) (*it)->Unlock();
+  }
+
+ private:
+  std::vector<Mutex*> locked_;
+};
+
+}  // namespace
+
+// --- PinScope -------------------------------------------------------------------
+
+PinScope::PinScope() : outer_(t_scope) { t_scope = this; }
+
+PinScope::~PinScope() {
+  t_scope = outer_;
+  for (std::shared_ptr<Inode>& inode : pinned_) {
+    {
+      MutexLock lock(&inode->mu_);
+      inode->pins_--;
+    }
+    inode->bridge_->MaybeRelease(inode.get());
+  }
+}
+
+PinScope* PinScope::Current() { return t_scope; }
+
+void PinScope::Add(std::shared_ptr<Inode> inode) { pinned_.push_back(std::move(inode)); }
+
+// --- Inode ---------------------------------------------------------------------
+
+Inode::Inode(Bridge* bridge, uint64_t node_id, StableAttr stable, std::unique_ptr<Node> node,
+             bool persistent)
+    : bridge_(bridge),
+      node_id_(node_id),
+      stable_(stable),
+      node_(std::move(node)),
+      persistent_(persistent) {}
+
+Inode::~Inode() {
+  // A directory freed while it still lists children (a detached static
+  // subtree): its children lose this parent and may be freed in turn.
+  std::map<std::string, Inode*, std::less<>> children;
+  {
+    MutexLock lock(&mu_);
+    children.swap(children_);
+  }
+  for (auto& [name, child] : children) {
+    {
+      MutexLock lock(&child->mu_);
+      child->RemoveParent(this, name);
+    }
+    bridge_->MaybeRelease(child);
+  }
+}
+
+bool Inode::Unreferenced() const {
+  return lookup_count_ == 0 && parents_.empty() && open_count_ == 0 && pins_ == 0 &&
+         !persistent_ && node_id_ != abi::kRootId;
+}
+
+Inode* Inode::Pin() {
+  PinScope* scope = PinScope::Current();
+  if (scope == nullptr) return this;
+  {
+    MutexLock lock(&mu_);
+    pins_++;
+  }
+  scope->Add(shared_from_this());
+  return this;
+}
+
+void Inode::AddParent(Inode* parent, absl::string_view name) {
+  parents_.emplace_back(parent, std::string(name));
+}
+
+void Inode::RemoveParent(Inode* parent, absl::string_view name) {
+  for (auto it = parents_.begin(); it != parents_.end(); ++it) {
+    if (it->first == parent && it->second == name) {
+      parents_.erase(it);
+      return;
+    }
+  }
+}
+
+Inode* Inode::NewInode(std::unique_ptr<Node> node, StableAttr attr) {
+  return bridge_->MakeInode(std::move(node), attr, /*persistent=*/false);
+}
+
+Inode* Inode::NewPersistentInode(std::unique_ptr<Node> node, StableAttr attr) {
+  return bridge_->MakeInode(std::move(node), attr, /*persistent=*/true);
+}
+
+bool Inode::AddChild(absl::string_view name, Inode* child, bool overwrite) {
+  if (!IsDir() || child == nullptr || child == this || !ValidName(name)) return false;
+  Inode* old = nullptr;
+  for (;;) {
+    {
+      MutexLock lock(&mu_);
+      auto it = children_.find(name);
+      old = it == children_.end() ? nullptr : it->second;
+    }
+    if (old == child) return true;
+    if (old != nullptr && !overwrite) return false;
+    MultiLock lock({this, child, old}, {&mu_, &child->mu_, old ? &old->mu_ : nullptr});
+    auto it = children_.find(name);
+    Inode* now = it == children_.end() ? nullptr : it->second;
+    if (now != old) continue;  // changed while unlocked: look again
+    if (old != nullptr) old->RemoveParent(this, name);
+    children_[std::string(name)] = child;
+    child->AddParent(this, name);
+    break;
+  }
+  if (old != nullptr) bridge_->MaybeRelease(old);
+  return true;
+}
+
+bool Inode::RmChild(absl::string_view name) {
+  Inode* child = nullptr;
+  for (;;) {
+    {
+      MutexLock lock(&mu_);
+      auto it = children_.find(name);
+      if (it == children_.end()) return false;
+      child = it->second;
+    }
+    MultiLock lock({this, child}, {&mu_, &child->mu_});
+    auto it = children_.find(name);
+    if (it == children_.end()) return false;
+    if (it->second != child) continue;
+    children_.erase(it);
+    child->RemoveParent(this, name);
+    break;
+  }
+  bridge_->MaybeRelease(child);
+  return true;
+}
+
+bool Inode::MvChild(absl::string_view name, Inode* new_parent, absl::string_view new_name,
+                    bool overwrite) {
+  if (new_parent == nullptr || !new_parent->IsDir() || !ValidName(new_name)) return false;
+  Inode* child = nullptr;
+  Inode* victim = nullptr;
+  for (;;) {
+    {
+      MutexLock lock(&mu_);
+      auto it = children_.find(name);
+      if (it == children_.end()) return false;
+      child = it->second;
+    }
+    {
+      MutexLock lock(&new_parent->mu_);
+      auto it = new_parent->children_.find(new_name);
+      victim = it == new_parent->children_.end() ? nullptr : it->second;
+    }
+    if (victim == child) {
+      // Both names already lead to the same inode (hard links): rename(2)
+      // does nothing then.
+      return true;
+    }
+    if (victim != nullptr && !overwrite) return false;
+    MultiLock lock({this, new_parent, child, victim},
+                   {&mu_, &new_parent->mu_, &child->mu_, victim ? &victim->mu_ : nullptr});
+    auto it = children_.find(name);
+    auto vit = new_parent->children_.find(new_name);
+    if (it == children_.end()) return false;
+    Inode* victim_now = vit == new_parent->children_.end() ? nullptr : vit->second;
+    if (it->second != child || victim_now != victim) continue;
+    children_.erase(it);
+    child->RemoveParent(this, name);
+    if (victim != nullptr) victim->RemoveParent(new_parent, new_name);
+    new_parent->children_[std::string(new_name)] = child;
+    child->AddParent(new_parent, new_name);
+    break;
+  }
+  if (victim != nullptr) bridge_->MaybeRelease(victim);
+  return true;
+}
+
+bool Inode::ExchangeChild(absl::string_view name, Inode* new_parent, absl::string_view new_name) {
+  if (new_parent == nullptr || !new_parent->IsDir()) return false;
+  for (;;) {
+    Inode* a = GetChild(name);
+    Inode* b = new_parent->GetChild(new_name);
+    if (a == nullptr || b == nullptr) return false;
+    MultiLock lock({this, new_parent, a, b}, {&mu_, &new_parent->mu_, &a->mu_, &b->mu_});
+    auto ait = children_.find(name);
+    auto bit = new_parent->children_.find(new_name);
+    if (ait == children_.end() || bit == new_parent->children_.end()) return false;
+    if (ait->second != a || bit->second != b) continue;
+    a->RemoveParent(this, name);
+    b->RemoveParent(new_parent, new_name);
+    ait->second = b;
+    bit->second = a;
+    b->AddParent(this, name);
+    a->AddParent(new_parent, new_name);
+    return true;
+  }
+}
+
+Inode* Inode::GetChild(absl::string_view name) {
+  Inode* child;
+  {
+    MutexLock lock(&mu_);
+    auto it = children_.find(name);
+    if (it == children_.end()) return nullptr;
+    child = it->second;
+    // Pinned while the entry (and so the child) is surely alive.
+    if (PinScope* scope = PinScope::Current()) {
+      MutexLock child_lock(&child->mu_);
+      child->pins_++;
+      scope->Add(child->shared_from_this());
+    }
+  }
+  return child;
+}
+
+std::vector<std::pair<std::string, Inode*>> Inode::Children() {
+  MutexLock lock(&mu_);
+  std::vector<std::pair<std::string, Inode*>> out;
+  out.reserve(children_.size());
+  PinScope* scope = PinScope::Current();
+  for (auto& [name, child] : children_) {
+    if (scope != nullptr) {
+      MutexLock child_lock(&child->mu_);
+      child->pins_++;
+      scope->Add(child->shared_from_this());
+    }
+    out.emplace_back(name, child);
+  }
+  return out;
+}
+
+std::vector<std::pair<Inode*, std::string>> Inode::Parents() {
+  MutexLock lock(&mu_);
+  return parents_;
+}
+
+Inode* Inode::Root() const { return bridge_->root(); }
+
+std::string Inode::Path() {
+  if (IsRoot()) return "/";
+  std::vector<std::string> parts;
+  std::shared_ptr<Inode> at = shared_from_this();
+  // Bounded: a tree edited concurrently could otherwise keep us walking.
+  for (int depth = 0; depth < 4096 && !at->IsRoot(); ++depth) {
+    std::shared_ptr<Inode> parent;
+    {
+      MutexLock lock(&at->mu_);
+      if (at->parents_.empty()) {
+        parts.push_back(absl::StrCat("<deleted:", at->node_id_, ">"));
+        break;
+      }
+      parts.push_back(at->parents_.front().second);
+      parent = at->parents_.front().first->shared_from_this();
+    }
+    at = std::move(parent);
+  }
+  std::string path;
+  for (auto it = parts.rbegin(); it != parts.rend(); ++it) {
+    if (!(it == parts.rbegin() && absl::StartsWith(*it, "<deleted"))) path += "/";
+    path += *it;
+  }
+  return path;
+}
+
+uint64_t Inode::lookup_count() {
+  MutexLock lock(&mu_);
+  return lookup_count_;
+}
+
+// --- Notifications -----------------------------------------------------------------
+
+namespace {
+constexpr Errno kNotServing(ENOTCONN);
+}  // namespace
+
+Errno Inode::NotifyContent(int64_t offset, int64_t length) {
+  Notifier* n = bridge_->notifier();
+  return n ? n->InvalInode(node_id_, offset, length) : kNotServing;
+}
+
+Errno Inode::NotifyEntry(absl::string_view name) {
+  Notifier* n = bridge_->notifier();
+  return n ? n->InvalEntry(node_id_, name) : kNotServing;
+}
+
+Errno Inode::NotifyDelete(absl::string_view name, Inode* child) {
+  Notifier* n = bridge_->notifier();
+  if (n == nullptr) return kNotServing;
+  return n->Delete(node_id_, child ? child->node_id() : 0, name);
+}
+
+Errno Inode::NotifyStore(uint64_t offset, absl::Span<const uint8_t> data) {
+  Notifier* n = bridge_->notifier();
+  return n ? n->Store(node_id_, offset, data) : kNotServing;
+}
+
+Errno Inode::NotifyRetrieve(uint64_t offset, uint32_t size,
+                            std::function<void(uint64_t, absl::Span<const uint8_t>)> done) {
+  Notifier* n = bridge_->notifier();
+  return n ? n->Retrieve(node_id_, offset, size, std::move(done)) : kNotServing;
+}
+
+Errno Inode::NotifyPrune() {
+  Notifier* n = bridge_->notifier();
+  const uint64_t ids[] = {node_id_};
+  return n ? n->Prune(ids) : kNotServing;
+}
+
+}  // namespace fusekit

@@ -1,0 +1,170 @@
+#include "nodefs/node.h"
+
+#include <fcntl.h>
+#include <poll.h>
+
+#include "nodefs/inode.h"
+
+namespace fusekit {
+namespace {
+constexpr Errno kReadOnly(EROFS);
+}  // namespace
+
+const std::vector<uint32_t>& Context::supplementary_groups() const {
+  static const std::vector<uint32_t> kNone;
+  return reply_ ? reply_->context().supplementary_groups : kNone;
+}
+
+bool ListDirStream::Next(DirEntry* entry, Errno* error) {
+  if (next_ >= entries_.size()) return false;
+  *entry = std::move(entries_[next_++]);
+  return true;
+}
+
+// --- Node defaults ------------------------------------------------------------------
+
+Errno Node::Lookup(const Context&, absl::string_view name, EntryOut*, Inode** child) {
+  *child = inode()->GetChild(name);
+  return *child != nullptr ? kOk : Errno(ENOENT);
+}
+
+// The bridge fills in the defaults before calling; nothing to add.
+Errno Node::Getattr(const Context&, FileHandle*, AttrOut*) { return kOk; }
+
+Errno Node::Setattr(const Context&, FileHandle*, const SetattrIn&, AttrOut*) { return kReadOnly; }
+
+Errno Node::Access(const Context&, uint32_t) { return kOk; }
+
+Errno Node::Readlink(const Context&, std::string*) { return Errno(EINVAL); }
+
+Errno Node::Statfs(const Context&, abi::fuse_kstatfs*) { return kOk; }
+
+Errno Node::Statx(const Context& ctx, FileHandle* fh, uint32_t mask, abi::fuse_statx* out,
+                  absl::Duration* timeout) {
+  // Built from Getattr, through the same defaults the bridge applies.
+  AttrOut attr{.timeout = *timeout};
+  attr.attr.ino = inode()->stable().ino;
+  attr.attr.mode = inode()->stable().mode | (inode()->IsDir() ? 0755 : 0644);
+  attr.attr.nlink = inode()->IsDir() ? 2 : 1;
+  Errno e = Getattr(ctx, fh, &attr);
+  if (!e.ok()) return e;
+  const abi::fuse_attr& a = attr.attr;
+  *out = {};
+  out->mask = STATX_BASIC_STATS;
+  out->blksize = a.blksize;
+  out->nlink = a.nlink;
+  out->uid = a.uid;
+  out->gid = a.gid;
+  out->mode = static_cast<uint16_t>(a.mode);
+  out->ino = a.ino;
+  out->size = a.size;
+  out->blocks = a.blocks;
+  out->atime = {static_cast<int64_t>(a.atime), a.atimensec, 0};
+  out->mtime = {static_cast<int64_t>(a.mtime), a.mtimensec, 0};
+  out->ctime = {static_cast<int64_t>(a.ctime), a.ctimensec, 0};
+  out->rdev_major = a.rdev >> 8;
+  out->rdev_minor = a.rdev & 0xff;
+  *timeout = attr.timeout;
+  return kOk;
+}
+
+Errno Node::Mknod(const Context&, absl::string_view, uint32_t, uint32_t, EntryOut*, Inode**) {
+  return kReadOnly;
+}
+Errno Node::Mkdir(const Context&, absl::string_view, uint32_t, EntryOut*, Inode**) {
+  return kReadOnly;
+}
+Errno Node::Symlink(const Context&, absl::string_view, absl::string_view, EntryOut*, Inode**) {
+  return kReadOnly;
+}
+Errno Node::Link(const Context&, Inode*, absl::string_view, EntryOut*, Inode**) {
+  return kReadOnly;
+}
+Errno Node::Unlink(const Context&, absl::string_view) { return kReadOnly; }
+Errno Node::Rmdir(const Context&, absl::string_view) { return kReadOnly; }
+Errno Node::Rename(const Context&, absl::string_view, Inode*, absl::string_view, uint32_t) {
+  return kReadOnly;
+}
+Errno Node::Create(const Context&, absl::string_view, uint32_t, uint32_t, EntryOut*, Inode**,
+                   OpenOut*) {
+  return kReadOnly;
+}
+
+Errno Node::Open(const Context&, uint32_t flags, OpenOut*) {
+  return (flags & O_ACCMODE) == O_RDONLY && !(flags & O_TRUNC) ? kOk : kReadOnly;
+}
+
+Errno Node::Opendir(const Context&, OpenOut*) { return kOk; }
+
+Errno Node::Readdir(const Context&, std::unique_ptr<DirStream>* stream) {
+  std::vector<DirEntry> entries;
+  entries.push_back({".", S_IFDIR, inode()->stable().ino});
+  std::vector<std::pair<Inode*, std::string>> parents = inode()->Parents();
+  uint64_t parent_ino = parents.empty() ? inode()->stable().ino : parents[0].first->stable().ino;
+  entries.push_back({"..", S_IFDIR, parent_ino});
+  for (auto& [name, child] : inode()->Children()) {
+    entries.push_back({name, child->stable().mode, child->stable().ino});
+  }
+  *stream = std::make_unique<ListDirStream>(std::move(entries));
+  return kOk;
+}
+
+Errno Node::Getxattr(const Context&, absl::string_view, std::string*) { return Errno(ENODATA); }
+Errno Node::Setxattr(const Context&, absl::string_view, absl::Span<const uint8_t>, uint32_t) {
+  return Errno(ENOTSUP);
+}
+Errno Node::Listxattr(const Context&, std::vector<std::string>*) { return kOk; }
+Errno Node::Removexattr(const Context&, absl::string_view) { return Errno(ENOTSUP); }
+
+Errno Node::Read(const Context& ctx, FileHandle* fh, uint64_t offset, ReadResult* out) {
+  return fh ? fh->Read(ctx, offset, out) : Errno(EBADF);
+}
+Errno Node::Write(const Context& ctx, FileHandle* fh, uint64_t offset,
+                  absl::Span<const uint8_t> data, uint32_t* written) {
+  return fh ? fh->Write(ctx, offset, data, written) : Errno(EBADF);
+}
+Errno Node::Flush(const Context& ctx, FileHandle* fh) { return fh ? fh->Flush(ctx) : kOk; }
+Errno Node::Fsync(const Context& ctx, FileHandle* fh, bool datasync) {
+  return fh ? fh->Fsync(ctx, datasync) : kOk;
+}
+Errno Node::Fallocate(const Context& ctx, FileHandle* fh, uint64_t offset, uint64_t length,
+                      uint32_t mode) {
+  return fh ? fh->Fallocate(ctx, offset, length, mode) : Errno(EOPNOTSUPP);
+}
+Errno Node::Lseek(const Context& ctx, FileHandle* fh, uint64_t offset, uint32_t whence,
+                  uint64_t* result) {
+  return fh ? fh->Lseek(ctx, offset, whence, result) : Errno(ENOSYS);
+}
+
+// --- FileHandle defaults ---------------------------------------------------------------
+
+Errno FileHandle::Read(const Context&, uint64_t, ReadResult*) { return Errno(EBADF); }
+Errno FileHandle::Write(const Context&, uint64_t, absl::Span<const uint8_t>, uint32_t*) {
+  return Errno(EBADF);
+}
+Errno FileHandle::Flush(const Context&) { return kOk; }
+Errno FileHandle::Release(const Context&) { return kOk; }
+Errno FileHandle::Fsync(const Context&, bool) { return kOk; }
+Errno FileHandle::Fallocate(const Context&, uint64_t, uint64_t, uint32_t) {
+  return Errno(EOPNOTSUPP);
+}
+Errno FileHandle::Lseek(const Context&, uint64_t, uint32_t, uint64_t*) { return Errno(ENOSYS); }
+Errno FileHandle::Getlk(const Context&, uint64_t, abi::fuse_file_lock*) { return Errno(ENOSYS); }
+Errno FileHandle::Setlk(const Context&, uint64_t, const abi::fuse_file_lock&, bool, bool) {
+  return Errno(ENOSYS);
+}
+Errno FileHandle::Ioctl(const Context&, uint32_t, uint64_t, absl::Span<const uint8_t>,
+                        std::string*, int32_t*) {
+  return Errno(ENOTTY);
+}
+Errno FileHandle::Poll(const Context&, uint32_t events, uint32_t* revents) {
+  *revents = events & (POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM);
+  return kOk;
+}
+Errno FileHandle::CopyFileRange(const Context&, uint64_t, FileHandle*, uint64_t, uint64_t,
+                                uint64_t*) {
+  return Errno(EXDEV);
+}
+Errno FileHandle::Readdir(const Context&, std::unique_ptr<DirStream>*) { return Errno(ENOSYS); }
+
+}  // namespace fusekit
