@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <optional>
 #include <string>
@@ -31,7 +32,6 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
-#include "absl/strings/strip.h"
 
 extern char** environ;
 
@@ -39,14 +39,17 @@ namespace fusekit {
 namespace {
 
 constexpr absl::string_view kFusermount = "fusermount3";
-// Symlink hops allowed while resolving a mountpoint, as the kernel's MAXSYMLINKS.
+// Symlink hops allowed while resolving a mountpoint, as the kernel's
+// MAXSYMLINKS.
 constexpr int kMaxSymlinks = 40;
 // Enough for any message fusermount3 prints; more is drained but dropped.
 constexpr size_t kMaxChildOutput = 64 * 1024;
+// STATX_MNT_ID_UNIQUE, newer than Debian 12's kernel headers.
+constexpr unsigned int kStatxMntIdUnique = 0x4000;
 
 bool IsFuseType(absl::string_view type) {
-  return type == "fuse" || type == "fuseblk" || absl::StartsWith(type, "fuse.") ||
-         absl::StartsWith(type, "fuseblk.");
+  return type == "fuse" || type == "fuseblk" ||
+         absl::StartsWith(type, "fuse.") || absl::StartsWith(type, "fuseblk.");
 }
 
 // Undoes the kernel's octal escapes in mountinfo path fields ("\040" etc).
@@ -82,7 +85,8 @@ std::string LexicalAbsolute(absl::string_view path) {
   }
   absl::StrAppend(&joined, path);
   std::vector<absl::string_view> parts;
-  for (absl::string_view part : absl::StrSplit(joined, '/', absl::SkipEmpty())) {
+  for (absl::string_view part :
+       absl::StrSplit(joined, '/', absl::SkipEmpty())) {
     if (part == ".") continue;
     if (part == "..") {
       if (!parts.empty()) parts.pop_back();
@@ -125,6 +129,20 @@ const MountInfoEntry* FuseMountWithDevice(
   return nullptr;
 }
 
+// The kernel's never-reused ID (Linux 6.8+) of the mount on top at `path`;
+// nullopt where the kernel has none. Safe on a FUSE mount that has not
+// answered FUSE_INIT: FUSE serves no statx field this asks for, and
+// AT_STATX_DONT_SYNC keeps older kernels from asking the server anyway.
+std::optional<uint64_t> UniqueMountId(const std::string& path) {
+  struct statx stx = {};
+  if (statx(AT_FDCWD, path.c_str(), AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC,
+            kStatxMntIdUnique, &stx) != 0 ||
+      (stx.stx_mask & kStatxMntIdUnique) == 0) {
+    return std::nullopt;
+  }
+  return stx.stx_mnt_id;
+}
+
 // ---------------------------------------------------------------------------
 // Mountpoint resolution.
 
@@ -140,9 +158,10 @@ absl::Status MountpointPathError(int err, absl::string_view given) {
       return absl::NotFoundError(
           absl::StrCat("mountpoint ", given, " does not exist"));
     case ENOTDIR:
-      return absl::FailedPreconditionError(absl::StrCat(
-          "mountpoint ", given, " is not a directory (a component of its path "
-          "is not a directory)"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("mountpoint ", given,
+                       " is not a directory (a component of its path "
+                       "is not a directory)"));
     case EACCES:
       return absl::PermissionDeniedError(absl::StrCat(
           "mountpoint ", given,
@@ -253,9 +272,9 @@ absl::StatusOr<std::string> FindFusermount() {
       return candidate;
     }
   }
-  return absl::UnavailableError(absl::StrCat(
-      kFusermount, " is not installed (not found in PATH=", search,
-      "): install the fuse3 package, or mount as root"));
+  return absl::UnavailableError(
+      absl::StrCat(kFusermount, " is not installed (not found in PATH=", search,
+                   "): install the fuse3 package, or mount as root"));
 }
 
 struct Child {
@@ -269,8 +288,7 @@ struct Child {
 // exec except `keep_fd` (if >= 0, which must be > 2), whose number is
 // published in the environment as _FUSE_COMMFD. The caller must reap `pid`.
 absl::StatusOr<Child> Spawn(const std::string& program,
-                            const std::vector<std::string>& args,
-                            int keep_fd) {
+                            const std::vector<std::string>& args, int keep_fd) {
   // Everything the child needs is built here: between fork() and execve()
   // only async-signal-safe calls are allowed (other threads may hold the
   // allocator's locks).
@@ -280,10 +298,14 @@ absl::StatusOr<Child> Spawn(const std::string& program,
   }
   if (keep_fd >= 0) env.push_back(absl::StrCat("_FUSE_COMMFD=", keep_fd));
   std::vector<char*> argv;
-  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  for (const std::string& a : args) {
+    argv.push_back(const_cast<char*>(a.c_str()));
+  }
   argv.push_back(nullptr);
   std::vector<char*> envp;
-  for (const std::string& e : env) envp.push_back(const_cast<char*>(e.c_str()));
+  for (const std::string& e : env) {
+    envp.push_back(const_cast<char*>(e.c_str()));
+  }
   envp.push_back(nullptr);
   const std::string exec_failed =
       absl::StrCat("fusekit: cannot execute ", program, "\n");
@@ -363,8 +385,12 @@ std::optional<int> Reap(pid_t pid) {
 
 std::string DescribeExit(std::optional<int> status) {
   if (!status.has_value()) return "exit status unknown";
-  if (WIFEXITED(*status)) return absl::StrCat("exit status ", WEXITSTATUS(*status));
-  if (WIFSIGNALED(*status)) return absl::StrCat("killed by signal ", WTERMSIG(*status));
+  if (WIFEXITED(*status)) {
+    return absl::StrCat("exit status ", WEXITSTATUS(*status));
+  }
+  if (WIFSIGNALED(*status)) {
+    return absl::StrCat("killed by signal ", WTERMSIG(*status));
+  }
   return absl::StrCat("wait status ", *status);
 }
 
@@ -383,11 +409,11 @@ std::string OneLine(absl::string_view output) {
 }
 
 // A status for a failed fusermount3 run, with its own words in it.
-absl::Status FusermountError(absl::string_view command, std::optional<int> status,
+absl::Status FusermountError(absl::string_view command,
+                             std::optional<int> status,
                              absl::string_view output) {
-  const std::string message = absl::StrCat(command, " failed (",
-                                           DescribeExit(status),
-                                           "): ", OneLine(output));
+  const std::string message = absl::StrCat(
+      command, " failed (", DescribeExit(status), "): ", OneLine(output));
   if (absl::StrContains(output, "fusekit: cannot execute")) {
     return absl::UnavailableError(message);
   }
@@ -490,8 +516,8 @@ absl::StatusOr<ScopedFd> MountDirect(const std::string& mountpoint,
   if (!fd.valid()) {
     const int err = errno;
     if (err == EACCES || err == EPERM) {
-      return absl::PermissionDeniedError(absl::StrCat(
-          "open(", dev_fuse_path, ", O_RDWR): ", strerror(err)));
+      return absl::PermissionDeniedError(
+          absl::StrCat("open(", dev_fuse_path, ", O_RDWR): ", strerror(err)));
     }
     if (err == ENOENT || err == ENODEV || err == ENXIO) {
       return DevFuseAbsent(dev_fuse_path);
@@ -501,23 +527,26 @@ absl::StatusOr<ScopedFd> MountDirect(const std::string& mountpoint,
   // rootmode is the root inode's file type in octal: S_IFDIR is 040000.
   std::string data = absl::StrFormat("fd=%d,rootmode=%o,user_id=%u,group_id=%u",
                                      fd.get(), S_IFDIR, geteuid(), getegid());
-  if (!parsed.kernel_data.empty()) absl::StrAppend(&data, ",", parsed.kernel_data);
+  if (!parsed.kernel_data.empty()) {
+    absl::StrAppend(&data, ",", parsed.kernel_data);
+  }
   if (mount(parsed.source.c_str(), mountpoint.c_str(), parsed.fs_type.c_str(),
             parsed.mount_flags, data.c_str()) != 0) {
     const int err = errno;
-    const std::string call = absl::StrCat("mount(2) of ", parsed.fs_type,
-                                          " on ", mountpoint);
+    const std::string call =
+        absl::StrCat("mount(2) of ", parsed.fs_type, " on ", mountpoint);
     if (err == EPERM || err == EACCES) {
       return absl::PermissionDeniedError(
           absl::StrCat(call, ": ", strerror(err)));
     }
     if (err == ENODEV) {
       return absl::UnavailableError(absl::StrCat(
-          call, ": the kernel has no fuse filesystem type: load the fuse "
-                "module (modprobe fuse)"));
+          call,
+          ": the kernel has no fuse filesystem type: load the fuse "
+          "module (modprobe fuse)"));
     }
-    return absl::ErrnoToStatus(err, absl::StrCat(call, " with data \"", data,
-                                                 "\""));
+    return absl::ErrnoToStatus(err,
+                               absl::StrCat(call, " with data \"", data, "\""));
   }
   return fd;
 }
@@ -627,13 +656,13 @@ absl::Status UnmountPath(absl::string_view mountpoint) {
       if (FuseMountWithDevice(*entries, path, "") == nullptr) {
         return absl::OkStatus();
       }
-      return absl::FailedPreconditionError(absl::StrCat(
-          "a FUSE filesystem on ", path, " is covered by a ", top->fs_type,
-          " mount, which UnmountPath leaves alone"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("a FUSE filesystem on ", path, " is covered by a ",
+                       top->fs_type, " mount, which UnmountPath leaves alone"));
     }
     const int top_id = top->mount_id;
-    absl::Status s = as_root ? Umount(path, /*lazy=*/true)
-                             : FusermountUnmount(path);
+    absl::Status s =
+        as_root ? Umount(path, /*lazy=*/true) : FusermountUnmount(path);
     if (!s.ok()) {
       // Fine if someone else took it off meanwhile.
       absl::StatusOr<std::vector<MountInfoEntry>> after = ReadMountInfo();
@@ -650,11 +679,13 @@ absl::Status UnmountPath(absl::string_view mountpoint) {
 // KernelMount.
 
 KernelMount::KernelMount(ScopedFd fd, std::string mountpoint,
-                         bool via_fusermount, std::string device)
+                         bool via_fusermount, std::string device,
+                         uint64_t unique_mount_id)
     : fd_(std::move(fd)),
       mountpoint_(std::move(mountpoint)),
       via_fusermount_(via_fusermount),
-      device_(std::move(device)) {}
+      device_(std::move(device)),
+      unique_mount_id_(unique_mount_id) {}
 
 KernelMount::~KernelMount() {
   if (absl::Status s = Unmount(); !s.ok()) {
@@ -689,8 +720,8 @@ absl::StatusOr<std::unique_ptr<KernelMount>> KernelMount::Create(
     }
     // Anything else (EACCES) is left for open() to report.
   } else if (!S_ISCHR(dev_st.st_mode)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        options.dev_fuse_path, " is not a character device"));
+    return absl::FailedPreconditionError(
+        absl::StrCat(options.dev_fuse_path, " is not a character device"));
   }
 
   const bool via_fusermount = options.force_fusermount || geteuid() != 0;
@@ -700,20 +731,22 @@ absl::StatusOr<std::unique_ptr<KernelMount>> KernelMount::Create(
           : MountDirect(resolved->path, *parsed, options.dev_fuse_path);
   if (!fd.ok()) return fd.status();
 
-  // The device number tells this mount from a later one on the same path.
-  // Nothing after the mount may fail, or it would be left behind.
+  // What tells this mount from a later one on the same path. Nothing after
+  // the mount may fail, or the mount would be left behind.
   std::string device;
   if (absl::StatusOr<std::vector<MountInfoEntry>> entries = ReadMountInfo();
       entries.ok()) {
     const MountInfoEntry* top = TopMountAt(*entries, resolved->path);
     if (top != nullptr && IsFuseType(top->fs_type)) device = top->device;
   }
-  return std::unique_ptr<KernelMount>(new KernelMount(
-      *std::move(fd), resolved->path, via_fusermount, std::move(device)));
+  const uint64_t unique_id = UniqueMountId(resolved->path).value_or(0);
+  return std::unique_ptr<KernelMount>(
+      new KernelMount(*std::move(fd), resolved->path, via_fusermount,
+                      std::move(device), unique_id));
 }
 
 absl::Status KernelMount::Unmount() {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   if (!mounted_) return absl::OkStatus();
 
   absl::StatusOr<std::vector<MountInfoEntry>> entries = ReadMountInfo();
@@ -723,6 +756,16 @@ absl::Status KernelMount::Unmount() {
     return absl::OkStatus();
   }
   const MountInfoEntry* top = TopMountAt(*entries, mountpoint_);
+  if (unique_mount_id_ != 0) {
+    const std::optional<uint64_t> now = UniqueMountId(mountpoint_);
+    if (now.has_value() && *now != unique_mount_id_ && top != nullptr &&
+        top->device == device_) {
+      // Our superblock went with an outside unmount and a later mount got
+      // its device number: that one is not ours to remove.
+      mounted_ = false;
+      return absl::OkStatus();
+    }
+  }
   if (top != nullptr && !device_.empty() && top->device != device_) {
     return absl::FailedPreconditionError(absl::StrCat(
         "FUSE mount ", device_, " on ", mountpoint_, " is covered by another ",

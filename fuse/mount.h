@@ -3,15 +3,15 @@
 // it off again. No libfuse: this speaks to /dev/fuse and the helper directly.
 #pragma once
 
+#include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
 #include "fuse/mount_options.h"
 #include "fuse/scoped_fd.h"
 
@@ -62,15 +62,15 @@ class KernelMount {
   // MNT_DETACH, if it is busy) for a mount(2) mount, `fusermount3 -u -z` for
   // a fusermount3 one. Idempotent. OK if the mount was already removed from
   // outside; in that case whatever is mounted there now is left alone (the
-  // mount is recognised by its device number, not just its path). Fails with
-  // FailedPrecondition if another filesystem is mounted over this one, and
-  // with the unmount's own error otherwise; a failed Unmount may be retried.
-  // Does not close fd().
-  absl::Status Unmount() ABSL_LOCKS_EXCLUDED(mu_);
+  // mount is recognised by its device number and, on Linux 6.8+, its unique
+  // mount ID, not just its path). Fails with FailedPrecondition if another
+  // filesystem is mounted over this one, and with the unmount's own error
+  // otherwise; a failed Unmount may be retried. Does not close fd().
+  absl::Status Unmount();
 
  private:
   KernelMount(ScopedFd fd, std::string mountpoint, bool via_fusermount,
-              std::string device);
+              std::string device, uint64_t unique_mount_id);
 
   const ScopedFd fd_;
   const std::string mountpoint_;
@@ -79,9 +79,16 @@ class KernelMount {
   // it; empty if it could not be read right after mounting, in which case
   // any FUSE mount at mountpoint_ is taken to be this one.
   const std::string device_;
+  // Device numbers are reused once a superblock is gone, so where the kernel
+  // has them (6.8+) the never-reused mount ID settles who is who; 0 if not.
+  const uint64_t unique_mount_id_;
 
-  absl::Mutex mu_;
-  bool mounted_ ABSL_GUARDED_BY(mu_) = true;
+  // Serialises Unmount(). A plain std::mutex: Debian's abseil is built
+  // without TSan instrumentation, so TSan reports false races around
+  // absl::Mutex; fusekit::Mutex (fuse/mutex.h) would do, but it lives in
+  // //fuse:fuse, which depends on this library.
+  std::mutex mu_;
+  bool mounted_ = true;  // guarded by mu_
 };
 
 // Lazily unmounts every FUSE filesystem stacked on `mountpoint`, whoever
