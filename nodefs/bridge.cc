@@ -1040,6 +1040,14 @@ void Bridge::Statx(ReplyStatx reply, uint64_t nodeid, const abi::fuse_statx_in& 
 
 // --- Mounting ---------------------------------------------------------------------------
 
+ServerOptions ServerOptionsFor(const Options& options) {
+  ServerOptions server = options.server;
+  if (options.readdirplus) {
+    server.init.want |= abi::kInitDoReaddirplus | abi::kInitReaddirplusAuto;
+  }
+  return server;
+}
+
 TreeMount::~TreeMount() {
   server_.reset();  // unmounts and joins before the bridge goes
   bridge_.reset();
@@ -1051,7 +1059,7 @@ absl::StatusOr<std::unique_ptr<TreeMount>> Mount(absl::string_view mountpoint,
   std::unique_ptr<TreeMount> mount(new TreeMount());
   mount->bridge_ = std::make_unique<Bridge>(std::move(root), options);
   absl::StatusOr<std::unique_ptr<Server>> server =
-      Mount(mountpoint, mount->bridge_.get(), options.mount, options.server);
+      Mount(mountpoint, mount->bridge_.get(), options.mount, ServerOptionsFor(options));
   if (!server.ok()) return server.status();
   mount->server_ = std::move(*server);
   mount->bridge_->SetNotifier(&mount->server_->notifier());

@@ -34,6 +34,9 @@ struct Options {
   // st_ino given to inodes whose StableAttr::ino is 0, counting up. High
   // by default so it never meets a filesystem's own numbers.
   uint64_t first_automatic_ino = uint64_t{1} << 63;
+  // Answer READDIRPLUS (ls -l in one round trip; the kernel decides when to
+  // use it, READDIRPLUS_AUTO).
+  bool readdirplus = true;
   // The core's mount and server options.
   MountOptions mount;
   ServerOptions server;
@@ -196,6 +199,10 @@ class TreeMount {
   std::unique_ptr<Bridge> bridge_;
   std::unique_ptr<Server> server_;
 };
+
+// The core's server options for serving a tree with `options` (adds the
+// capabilities the bridge serves, such as READDIRPLUS).
+ServerOptions ServerOptionsFor(const Options& options);
 
 // Mounts the tree rooted at `root` on `mountpoint` and serves it; returns
 // once usable, or a Status naming what is wrong (as fusekit::Mount).

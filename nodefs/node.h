@@ -1,6 +1,36 @@
 // fusekit's node-tree API: write a filesystem by subclassing Node and
 // overriding only the operations it serves. The toolkit keeps the books.
 //
+// The hello filesystem, complete (nodefs/nodefs_mount_test.cc runs it):
+//
+//   constexpr absl::string_view kHello = "Hello, world!\n";
+//   class HelloFile : public fusekit::Node {
+//     fusekit::Errno Getattr(const fusekit::Context&, fusekit::FileHandle*,
+//                            fusekit::AttrOut* out) override {
+//       out->attr.mode = S_IFREG | 0444;
+//       out->attr.size = kHello.size();
+//       return fusekit::kOk;
+//     }
+//     fusekit::Errno Read(const fusekit::Context&, fusekit::FileHandle*,
+//                         uint64_t offset, fusekit::ReadResult* out) override {
+//       out->SetData(kHello.substr(std::min<uint64_t>(offset, kHello.size())));
+//       return fusekit::kOk;
+//     }
+//   };
+//   class HelloRoot : public fusekit::Node {
+//     void OnAdd(const fusekit::Context&) override {
+//       fusekit::Inode* file = inode()->NewPersistentInode(
+//           std::make_unique<HelloFile>(), {.mode = S_IFREG});
+//       inode()->AddChild("hello.txt", file, /*overwrite=*/false);
+//     }
+//   };
+//   auto mount = fusekit::Mount("/mnt/hello", std::make_unique<HelloRoot>());
+//   if (mount.ok()) (*mount)->WaitForUnmountOrSignal();
+//
+// A dynamic filesystem overrides Lookup (make the child on demand with
+// inode()->NewInode(node, {.mode = S_IFREG, .ino = stable_number})) and
+// Readdir (return a DirStream); see SquaresRoot in the same test.
+//
 // A short manual of what FUSE makes hard, and what fusekit does about it:
 //
 // * Three numbers name a file, and they are different things.
