@@ -104,11 +104,21 @@ Errno Notifier::PollWakeup(uint64_t kh) {
 Errno Notifier::Submit(NotifyCode code, std::string body, uint64_t retrieve_unique) {
   Message message{code, std::move(body), retrieve_unique};
   if (!InRequestHandler()) return SendNow(message);
+  // Queued only once the handler has returned: sent earlier, it could
+  // overtake the handler's own reply (and block on the kernel's locks held
+  // for that very request).
   {
     MutexLock lock(&mu_);
-    queue_.push_back(std::move(message));
+    ++deferred_;  // for Flush(): submitted, though not queued yet
   }
-  cv_.SignalAll();
+  RunWhenHandlerReturns([this, message = std::move(message)]() mutable {
+    {
+      MutexLock lock(&mu_);
+      --deferred_;
+      queue_.push_back(std::move(message));
+    }
+    cv_.SignalAll();
+  });
   return kOk;
 }
 
@@ -123,7 +133,7 @@ Errno Notifier::SendNow(const Message& message) {
 
 void Notifier::Flush() {
   MutexLock lock(&mu_);
-  while (!queue_.empty() || busy_) cv_.Wait(&mu_);
+  while (!queue_.empty() || busy_ || deferred_ > 0) cv_.Wait(&mu_);
 }
 
 void Notifier::Run() {

@@ -54,7 +54,8 @@ class Notifier {
   // Wakes poll(2) waiters registered with this kernel handle.
   Errno PollWakeup(uint64_t kh);
 
-  // Waits until every queued notification went out. Not from a handler.
+  // Waits until every notification submitted so far went out (those from
+  // handlers still running: once they return). Not from a handler.
   void Flush();
 
  private:
@@ -73,6 +74,7 @@ class Notifier {
   CondVar cv_;
   std::deque<Message> queue_ ABSL_GUARDED_BY(mu_);
   bool busy_ ABSL_GUARDED_BY(mu_) = false;
+  int deferred_ ABSL_GUARDED_BY(mu_) = 0;  // submitted by handlers still running
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };

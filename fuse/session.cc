@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -29,13 +30,24 @@ void DefaultLog(absl::string_view line) {
 uint32_t ClampMaxWrite(uint32_t v) { return std::clamp(v, kMinMaxWrite, kMaxMaxWrite); }
 
 thread_local bool t_in_handler = false;
+// RunWhenHandlerReturns() work for the handler running on this thread.
+thread_local std::vector<std::function<void()>> t_after_handler;
 
 // Marks the calling thread as inside a handler for the notifier's deadlock
-// rule (fuse/notifier.h).
+// rule (fuse/notifier.h). Leaving the outermost scope runs what was put off
+// until the handler returned.
 class HandlerScope {
  public:
   HandlerScope() : saved_(t_in_handler) { t_in_handler = true; }
-  ~HandlerScope() { t_in_handler = saved_; }
+  ~HandlerScope() {
+    t_in_handler = saved_;
+    if (saved_) return;
+    while (!t_after_handler.empty()) {
+      std::vector<std::function<void()>> work;
+      work.swap(t_after_handler);
+      for (std::function<void()>& fn : work) fn();
+    }
+  }
 
  private:
   bool saved_;
@@ -44,6 +56,14 @@ class HandlerScope {
 }  // namespace
 
 bool InRequestHandler() { return t_in_handler; }
+
+void RunWhenHandlerReturns(std::function<void()> fn) {
+  if (!t_in_handler) {
+    fn();
+    return;
+  }
+  t_after_handler.push_back(std::move(fn));
+}
 
 Session::Session(RawFileSystem* fs, InitOptions init, bool debug, LogSink log)
     : fs_(fs),
@@ -214,10 +234,9 @@ void Session::HandleInit(int fd, const DecodedRequest& request) {
   connection_ = info;
   decode_minor_.store(minor, std::memory_order_relaxed);
   setxattr_ext_.store((granted & abi::kInitSetxattrExt) != 0, std::memory_order_relaxed);
-  {
-    HandlerScope in_handler;
-    fs_->Init(connection_);
-  }
+  // Held until the reply is out, so notifications sent from Init() follow it.
+  HandlerScope in_handler;
+  fs_->Init(connection_);
   {
     MutexLock lock(&init_mu_);
     initialized_.store(true, std::memory_order_release);

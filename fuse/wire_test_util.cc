@@ -76,7 +76,9 @@ std::optional<WireReply> WirePeer::Receive(absl::Duration timeout) {
   if (::poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(timeout))) <= 0) {
     return std::nullopt;
   }
-  std::string buf(2 << 20, '\0');
+  // Reused: a fresh 2 MiB buffer per message dominated long test runs.
+  std::string& buf = receive_buffer_;
+  if (buf.size() < (2u << 20)) buf.resize(2u << 20);
   ssize_t n = ::recv(kernel_end_.get(), buf.data(), buf.size(), 0);
   if (n < static_cast<ssize_t>(sizeof(abi::fuse_out_header))) return std::nullopt;
   WireReply reply;

@@ -87,6 +87,7 @@ class WirePeer {
  private:
   ScopedFd kernel_end_;
   std::unique_ptr<Server> server_;
+  std::string receive_buffer_;
   uint64_t unique_ = 0;
 };
 
