@@ -482,7 +482,7 @@ absl::Status FusermountUnmount(const std::string& mountpoint) {
 }
 
 // umount2(2), lazily if the mount is busy (or at once if `lazy`).
-absl::Status Umount(const std::string& mountpoint, bool lazy) {
+absl::Status Umount(const std::string& mountpoint, bool lazy, bool abort_if_busy = false) {
   if (!lazy) {
     if (umount2(mountpoint.c_str(), UMOUNT_NOFOLLOW) == 0) {
       return absl::OkStatus();
@@ -490,6 +490,12 @@ absl::Status Umount(const std::string& mountpoint, bool lazy) {
     if (errno != EBUSY) {
       return absl::ErrnoToStatus(errno,
                                  absl::StrCat("umount2(", mountpoint, ")"));
+    }
+    // MNT_FORCE makes FUSE abort the connection (fuse_umount_begin): the
+    // files held open fail with ENOTCONN and the server's reads end, where a
+    // lazy detach alone would keep it serving them.
+    if (abort_if_busy && umount2(mountpoint.c_str(), UMOUNT_NOFOLLOW | MNT_FORCE) == 0) {
+      return absl::OkStatus();
     }
   }
   if (umount2(mountpoint.c_str(), UMOUNT_NOFOLLOW | MNT_DETACH) == 0) {
@@ -745,7 +751,9 @@ absl::StatusOr<std::unique_ptr<KernelMount>> KernelMount::Create(
                       std::move(device), unique_id));
 }
 
-absl::Status KernelMount::Unmount() {
+absl::Status KernelMount::Unmount() { return Unmount(UnmountMode::kLazyIfBusy); }
+
+absl::Status KernelMount::Unmount(UnmountMode mode) {
   std::lock_guard<std::mutex> lock(mu_);
   if (!mounted_) return absl::OkStatus();
 
@@ -773,7 +781,8 @@ absl::Status KernelMount::Unmount() {
   }
 
   absl::Status s = via_fusermount_ ? FusermountUnmount(mountpoint_)
-                                   : Umount(mountpoint_, /*lazy=*/false);
+                                   : Umount(mountpoint_, /*lazy=*/false,
+                                            mode == UnmountMode::kAbortIfBusy);
   if (!s.ok()) {
     // Fine if it went away meanwhile (say, an outside unmount raced ours).
     absl::StatusOr<std::vector<MountInfoEntry>> after = ReadMountInfo();
@@ -784,6 +793,52 @@ absl::Status KernelMount::Unmount() {
   }
   mounted_ = false;
   return absl::OkStatus();
+}
+
+}  // namespace fusekit
+
+namespace fusekit {
+namespace {
+
+absl::Status WriteAbort(const std::string& dir, uint64_t connection) {
+  std::string path = absl::StrCat(dir, "/", connection, "/abort");
+  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return absl::NotFoundError(absl::StrCat("cannot open ", path, ": ", strerror(errno)));
+  }
+  ssize_t n = ::write(fd, "1", 1);
+  int err = errno;
+  ::close(fd);
+  if (n != 1) return absl::InternalError(absl::StrCat("write ", path, ": ", strerror(err)));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status KernelMount::AbortConnection() {
+  size_t colon = device_.find(':');
+  uint64_t major = 0, minor = 0;
+  if (colon == std::string::npos || !absl::SimpleAtoi(device_.substr(0, colon), &major) ||
+      !absl::SimpleAtoi(device_.substr(colon + 1), &minor)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("no device number known for the mount on ", mountpoint_));
+  }
+  // fusectl names each connection by the superblock's dev_t (fs/fuse/control.c),
+  // in the kernel's encoding: major << 20 | minor.
+  uint64_t connection = (major << 20) | minor;
+  absl::Status s = WriteAbort("/sys/fs/fuse/connections", connection);
+  if (s.ok() || geteuid() != 0) return s;
+  // fusectl is not mounted system-wide here: mount a private instance.
+  char dir[] = "/tmp/fusekit-fusectl.XXXXXX";
+  if (::mkdtemp(dir) == nullptr) return s;
+  if (::mount("fusectl", dir, "fusectl", 0, nullptr) == 0) {
+    s = WriteAbort(dir, connection);
+    ::umount2(dir, MNT_DETACH);
+  } else {
+    s = absl::UnavailableError(absl::StrCat("cannot mount fusectl: ", strerror(errno)));
+  }
+  ::rmdir(dir);
+  return s;
 }
 
 }  // namespace fusekit

@@ -67,6 +67,17 @@ class KernelMount {
   // filesystem is mounted over this one, and with the unmount's own error
   // otherwise; a failed Unmount may be retried. Does not close fd().
   absl::Status Unmount();
+  // kAbortIfBusy: when files are still open, abort the connection (they
+  // fail with ENOTCONN) instead of leaving a lazily detached mount that
+  // keeps serving them. mount(2) mounts only; fusermount3 ones detach.
+  enum class UnmountMode { kLazyIfBusy, kAbortIfBusy };
+  absl::Status Unmount(UnmountMode mode);
+
+  // Aborts the FUSE connection through fusectl (/sys/fs/fuse/connections,
+  // mounted privately if the system has not): requests in flight fail with
+  // ENOTCONN and the server's reads end with ENODEV. For the case a lazy
+  // unmount leaves the connection alive behind files still open. Root only.
+  absl::Status AbortConnection();
 
  private:
   KernelMount(ScopedFd fd, std::string mountpoint, bool via_fusermount,

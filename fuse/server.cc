@@ -111,9 +111,11 @@ void Server::WorkerLoop(int fd) {
 
 void Server::Wait() {
   MutexLock lock(&wait_mu_);
-  if (joined_) return;
-  for (std::thread& t : workers_) t.join();
-  joined_ = true;
+  if (!joined_) {
+    for (std::thread& t : workers_) t.join();
+    joined_ = true;
+  }
+  if (abort_watchdog_.joinable()) abort_watchdog_.join();
 }
 
 absl::Status Server::Unmount() {
@@ -124,8 +126,18 @@ absl::Status Server::Unmount() {
 void Server::Stop() {
   if (stopping_.exchange(true)) return;
   if (mount_) {
-    absl::Status s = mount_->Unmount();
+    absl::Status s = mount_->Unmount(KernelMount::UnmountMode::kAbortIfBusy);
     if (!s.ok()) session_->Log(absl::StrCat("fusekit: unmount failed: ", s.ToString()));
+    // Files still open keep a lazily unmounted connection, and so our
+    // blocked reads, alive: abort it after a grace period rather than hang.
+    abort_watchdog_ = std::thread([this] {
+      absl::Time deadline = absl::Now() + absl::Seconds(2);
+      while (running() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
+      if (!running()) return;
+      absl::Status abort = mount_->AbortConnection();
+      session_->Log(absl::StrCat("fusekit: connection still busy after unmount; abort: ",
+                                 abort.ToString()));
+    });
   } else if (!is_device_) {
     // Wakes every worker blocked in read() with end-of-file.
     ::shutdown(main_fd_, SHUT_RDWR);

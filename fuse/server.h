@@ -55,8 +55,9 @@ class Server {
   // Blocks until the connection ends: unmounted (from here or from outside),
   // DESTROY, the socket's peer closed, or Stop().
   void Wait();
-  // Ends the connection: unmounts a mounted server, shuts a socket down.
-  // Returns at once; Wait() to see the workers leave.
+  // Ends the connection: unmounts a mounted server (aborting the connection
+  // if files are still open, so nothing waits on them), shuts a socket
+  // down. Returns at once; Wait() to see the workers leave.
   void Stop();
   // Unmounts (mounted servers only); the workers then end by themselves.
   absl::Status Unmount();
@@ -94,6 +95,7 @@ class Server {
   std::vector<std::thread> workers_;
   std::atomic<int> running_workers_{0};
   std::atomic<bool> stopping_{false};
+  std::thread abort_watchdog_;  // started by Stop() on a mounted server
   Mutex wait_mu_;
   bool joined_ ABSL_GUARDED_BY(wait_mu_) = false;
   std::string empty_;

@@ -154,6 +154,20 @@ TEST_F(RawHelloMountTest, UnmountFromOutsideEndsTheServer) {
   EXPECT_FALSE(IsFuseMountPoint(mountpoint_));
 }
 
+TEST_F(RawHelloMountTest, StopWithAnOpenFileDoesNotHang) {
+  MountHello();
+  int fd = open((mountpoint_ + "/hello.txt").c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0);
+  absl::Time start = absl::Now();
+  server_->Stop();  // the mount is busy: unmounted lazily, then aborted
+  EXPECT_TRUE(EndsWithin(absl::Seconds(20)));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(20));
+  EXPECT_FALSE(IsFuseMountPoint(mountpoint_));
+  char buf[4];
+  EXPECT_LT(read(fd, buf, sizeof(buf)), 0);  // ENOTCONN once aborted
+  close(fd);
+}
+
 TEST_F(RawHelloMountTest, FusermountPathWorks) {
   if (access("/usr/bin/fusermount3", X_OK) != 0) GTEST_SKIP() << "no fusermount3";
   MountHello({.force_fusermount = true});
