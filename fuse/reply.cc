@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -158,7 +159,9 @@ Errno ReplyWrite::Written(uint64_t bytes) {
     return Send(&iov, 1);
   }
   abi::fuse_write_out out{};
-  out.size = static_cast<uint32_t>(bytes);
+  // fuse_write_out counts in 32 bits: report what fits (a short copy/write),
+  // never a count wrapped modulo 4 GiB.
+  out.size = static_cast<uint32_t>(std::min<uint64_t>(bytes, UINT32_MAX));
   struct iovec iov = {&out, sizeof(out)};
   return Send(&iov, 1);
 }

@@ -138,7 +138,7 @@ bool DecodeRequest(absl::Span<const uint8_t> message, const DecodeSettings& sett
   return true;
 }
 
-absl::Span<const uint32_t> SupplementaryGroups(const DecodedRequest& request) {
+std::vector<uint32_t> SupplementaryGroups(const DecodedRequest& request) {
   absl::Span<const uint8_t> ext = request.extensions;
   while (ext.size() >= sizeof(abi::fuse_ext_header)) {
     abi::fuse_ext_header eh;
@@ -151,10 +151,9 @@ absl::Span<const uint32_t> SupplementaryGroups(const DecodedRequest& request) {
       std::memcpy(&sg, body.data(), sizeof(sg));
       body.remove_prefix(sizeof(sg));
       if (sg.nr_groups > body.size() / sizeof(uint32_t)) break;
-      // The extension area is 8-aligned within an 8-aligned read buffer, so
-      // the group array is 4-aligned.
-      return absl::Span<const uint32_t>(reinterpret_cast<const uint32_t*>(body.data()),
-                                        sg.nr_groups);
+      std::vector<uint32_t> groups(sg.nr_groups);
+      std::memcpy(groups.data(), body.data(), groups.size() * sizeof(uint32_t));
+      return groups;
     }
     ext.remove_prefix(eh.size);
   }

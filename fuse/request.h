@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
@@ -63,7 +64,8 @@ bool DecodeRequest(absl::Span<const uint8_t> message, const DecodeSettings& sett
                    DecodedRequest* out, DecodeError* error);
 
 // Supplementary groups from a FUSE_EXT_GROUPS extension, if the request has
-// one and it is well-formed.
-absl::Span<const uint32_t> SupplementaryGroups(const DecodedRequest& request);
+// one and it is well-formed. Copied out: the kernel appends extensions right
+// after the last name's NUL, so the array is often not 4-aligned.
+std::vector<uint32_t> SupplementaryGroups(const DecodedRequest& request);
 
 }  // namespace fusekit

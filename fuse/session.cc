@@ -154,8 +154,7 @@ void Session::HandleMessage(int fd, absl::Span<const uint8_t> message) {
   context.gid = h.gid;
   context.pid = h.pid;
   if (!request.extensions.empty()) {
-    absl::Span<const uint32_t> groups = SupplementaryGroups(request);
-    context.supplementary_groups.assign(groups.begin(), groups.end());
+    context.supplementary_groups = SupplementaryGroups(request);
   }
   if (request.info->replies && interrupts_enabled_.load(std::memory_order_relaxed)) {
     BeginRequest(h.unique);
