@@ -152,7 +152,10 @@ std::vector<uint32_t> SupplementaryGroups(const DecodedRequest& request) {
       body.remove_prefix(sizeof(sg));
       if (sg.nr_groups > body.size() / sizeof(uint32_t)) break;
       std::vector<uint32_t> groups(sg.nr_groups);
-      std::memcpy(groups.data(), body.data(), groups.size() * sizeof(uint32_t));
+      // An empty vector's data() may be null, which memcpy must not get.
+      if (!groups.empty()) {
+        std::memcpy(groups.data(), body.data(), groups.size() * sizeof(uint32_t));
+      }
       return groups;
     }
     ext.remove_prefix(eh.size);
