@@ -299,13 +299,15 @@ void Bridge::FinishCreate(ReplyEntry& reply, Errno result, Inode* parent, absl::
     reply.Error(Errno(EIO));
     return;
   }
+  // In the tree first, so attributes that depend on it (link counts) count
+  // the new name.
+  parent->AddChild(name, child, /*overwrite=*/true);
   if (out.attr.mode == 0) {  // the node left the attributes to us
     AttrOut attr{.timeout = out.attr_timeout};
     Context ctx(&reply);
     GetAttr(ctx, child, nullptr, &attr);
     out.attr = attr.attr;
   }
-  parent->AddChild(name, child, /*overwrite=*/true);
   ReplyWithEntry(reply, child, out);
 }
 
@@ -558,12 +560,12 @@ void Bridge::Create(ReplyCreate reply, uint64_t parent, absl::string_view name,
     reply.Error(e);
     return;
   }
+  dir->AddChild(name, child, /*overwrite=*/true);
   if (out.attr.mode == 0) {
     AttrOut attr{.timeout = out.attr_timeout};
     GetAttr(ctx, child, open.handle.get(), &attr);
     out.attr = attr.attr;
   }
-  dir->AddChild(name, child, /*overwrite=*/true);
   uint64_t fh = AddHandle(child->shared_from_this(), std::move(open.handle), false);
   EntryParam param;
   param.nodeid = child->node_id();

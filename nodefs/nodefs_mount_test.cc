@@ -15,6 +15,7 @@
 #include "fuse/mount.h"
 #include "gtest/gtest.h"
 #include "nodefs/bridge.h"
+#include "nodefs/mem_node.h"
 
 namespace fusekit {
 namespace {
@@ -159,6 +160,42 @@ TEST_F(NodefsMountTest, DynamicFilesystem) {
   std::set<std::string> names = List(mountpoint_);
   EXPECT_EQ(names.size(), 100u);
   EXPECT_TRUE(names.count("0") && names.count("99"));
+}
+
+TEST_F(NodefsMountTest, InMemoryTreeFollowsMutations) {
+  MountTree(std::make_unique<MemDir>());
+  const std::string d = mountpoint_ + "/dir";
+  ASSERT_EQ(mkdir(d.c_str(), 0750), 0);
+  int fd = open((d + "/a").c_str(), O_CREAT | O_RDWR, 0640);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(write(fd, "content", 7), 7);
+  close(fd);
+  EXPECT_EQ(Slurp(d + "/a"), "content");
+  ASSERT_EQ(link((d + "/a").c_str(), (mountpoint_ + "/hard").c_str()), 0);
+  struct stat st, st2;
+  ASSERT_EQ(stat((d + "/a").c_str(), &st), 0);
+  ASSERT_EQ(stat((mountpoint_ + "/hard").c_str(), &st2), 0);
+  EXPECT_EQ(st.st_ino, st2.st_ino);
+  EXPECT_EQ(st.st_nlink, 2u);
+  ASSERT_EQ(rename((d + "/a").c_str(), (mountpoint_ + "/b").c_str()), 0);
+  EXPECT_EQ(List(d), (std::set<std::string>{".", ".."}));
+  EXPECT_EQ(Slurp(mountpoint_ + "/b"), "content");
+  ASSERT_EQ(symlink("b", (mountpoint_ + "/ln").c_str()), 0);
+  char target[16] = {};
+  EXPECT_EQ(readlink((mountpoint_ + "/ln").c_str(), target, sizeof(target)), 1);
+  EXPECT_EQ(Slurp(mountpoint_ + "/ln"), "content");
+  // Unlinked while open: the data stays readable until close.
+  fd = open((mountpoint_ + "/b").c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(unlink((mountpoint_ + "/b").c_str()), 0);
+  ASSERT_EQ(unlink((mountpoint_ + "/hard").c_str()), 0);
+  char buf[16] = {};
+  EXPECT_EQ(pread(fd, buf, sizeof(buf), 0), 7);
+  EXPECT_EQ(std::string(buf, 7), "content");
+  close(fd);
+  EXPECT_NE(rmdir(mountpoint_.c_str()), 0);
+  ASSERT_EQ(rmdir(d.c_str()), 0);
+  EXPECT_EQ(List(mountpoint_), (std::set<std::string>{".", "..", "ln"}));
 }
 
 }  // namespace
