@@ -25,11 +25,22 @@ int DefaultWorkers() {
 // Self-pipe for WaitForUnmountOrSignal(): the handler only writes a byte.
 int g_signal_pipe[2] = {-1, -1};
 
+constexpr int kTerminationSignals[3] = {SIGINT, SIGTERM, SIGHUP};
+
 void OnSignal(int signo) {
   unsigned char b = static_cast<unsigned char>(signo);
   int saved = errno;
   if (g_signal_pipe[1] >= 0) (void)!::write(g_signal_pipe[1], &b, 1);
   errno = saved;
+}
+
+bool InstallSignalHandlers(struct sigaction old[3]) {
+  if (::pipe2(g_signal_pipe, O_CLOEXEC | O_NONBLOCK) != 0) return false;
+  struct sigaction action = {};
+  action.sa_handler = OnSignal;
+  sigemptyset(&action.sa_mask);
+  for (int i = 0; i < 3; ++i) sigaction(kTerminationSignals[i], &action, &old[i]);
+  return true;
 }
 
 }  // namespace
@@ -155,16 +166,12 @@ bool Server::WaitInitialized(absl::Duration timeout) {
 }
 
 int Server::WaitForUnmountOrSignal() {
-  if (::pipe2(g_signal_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
+  bool installed_here = g_signal_pipe[0] < 0;
+  struct sigaction old[3];
+  if (installed_here && !InstallSignalHandlers(old)) {
     Wait();
     return 0;
   }
-  const int signals[] = {SIGINT, SIGTERM, SIGHUP};
-  struct sigaction action = {}, old[3];
-  action.sa_handler = OnSignal;
-  sigemptyset(&action.sa_mask);
-  for (int i = 0; i < 3; ++i) sigaction(signals[i], &action, &old[i]);
-
   int received = 0;
   while (running()) {
     struct pollfd p = {g_signal_pipe[0], POLLIN, 0};
@@ -178,11 +185,19 @@ int Server::WaitForUnmountOrSignal() {
     }
   }
   Wait();
-  for (int i = 0; i < 3; ++i) sigaction(signals[i], &old[i], nullptr);
-  ::close(g_signal_pipe[0]);
-  ::close(g_signal_pipe[1]);
-  g_signal_pipe[0] = g_signal_pipe[1] = -1;
+  if (installed_here) {
+    for (int i = 0; i < 3; ++i) sigaction(kTerminationSignals[i], &old[i], nullptr);
+    ::close(g_signal_pipe[0]);
+    ::close(g_signal_pipe[1]);
+    g_signal_pipe[0] = g_signal_pipe[1] = -1;
+  }
   return received;
+}
+
+void CatchTerminationSignals() {
+  if (g_signal_pipe[0] >= 0) return;
+  struct sigaction old[3];
+  InstallSignalHandlers(old);
 }
 
 absl::StatusOr<std::unique_ptr<Server>> Mount(absl::string_view mountpoint, RawFileSystem* fs,

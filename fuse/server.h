@@ -63,7 +63,9 @@ class Server {
   absl::Status Unmount();
   // Serves until unmounted from outside, or until SIGINT, SIGTERM or SIGHUP
   // arrives, which unmounts. Returns the signal number, or 0. Installs
-  // handlers for those signals for the duration of the call.
+  // handlers for those signals for the duration of the call, unless
+  // CatchTerminationSignals() did already (which also catches a signal
+  // that came before this call).
   int WaitForUnmountOrSignal();
 
   // Waits for FUSE_INIT; false on timeout or if the connection ended first.
@@ -100,6 +102,12 @@ class Server {
   bool joined_ ABSL_GUARDED_BY(wait_mu_) = false;
   std::string empty_;
 };
+
+// Catches SIGINT, SIGTERM and SIGHUP from now on, only noting them, for a
+// later WaitForUnmountOrSignal(). Call it before Mount(): a signal that
+// arrives while mounting is then not lost (the default action would kill
+// the process and leave the mount behind).
+void CatchTerminationSignals();
 
 // Mounts `fs` on `mountpoint` and serves it. Returns once the kernel's INIT
 // is answered (so the mount is usable), or a Status naming what is wrong:

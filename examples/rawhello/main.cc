@@ -120,6 +120,9 @@ int main(int argc, char** argv) {
       "fusekit's raw interface.\nUsage: rawhello [flags] [MOUNTPOINT]\nWithout MOUNTPOINT, "
       "runs a demo on a temporary directory and unmounts.");
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
+  // Before mounting, so a signal can never leave a stale mount behind (the
+  // demo just finishes and unmounts).
+  fusekit::CatchTerminationSignals();
   fusekit::ServerOptions options;
   options.debug = absl::GetFlag(FLAGS_debug);
   options.workers = absl::GetFlag(FLAGS_threads);
