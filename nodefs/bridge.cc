@@ -182,6 +182,13 @@ std::shared_ptr<Inode> Bridge::FindInode(uint64_t node_id) {
   return it == shard.by_id.end() ? nullptr : it->second;
 }
 
+std::shared_ptr<Inode> Bridge::FindInodeOrReply(Reply& reply, uint64_t node_id) {
+  std::shared_ptr<Inode> inode = FindInode(node_id);
+  // A node id the kernel still uses but we no longer know: stale.
+  if (!inode) reply.Error(kStale);
+  return inode;
+}
+
 std::map<uint64_t, uint64_t> Bridge::LookupCounts() {
   std::map<uint64_t, uint64_t> counts;
   for (NodeShard& shard : node_shards_) {
@@ -317,11 +324,8 @@ void Bridge::Init(const ConnectionInfo& info) {}
 
 void Bridge::Lookup(ReplyEntry reply, uint64_t parent, absl::string_view name) {
   PinScope pins;
-  std::shared_ptr<Inode> dir = FindInode(parent);
-  if (!dir) {
-    reply.Error(kStale);
-    return;
-  }
+  std::shared_ptr<Inode> dir = FindInodeOrReply(reply, parent);
+  if (!dir) return;
   if (!dir->IsDir()) {
     reply.Error(Errno(ENOTDIR));
     return;
@@ -367,11 +371,8 @@ void Bridge::Forget(const RequestContext& context, uint64_t nodeid, uint64_t nlo
 
 void Bridge::Getattr(ReplyAttr reply, uint64_t nodeid, const abi::fuse_getattr_in& in) {
   PinScope pins;
-  std::shared_ptr<Inode> inode = FindInode(nodeid);
-  if (!inode) {
-    reply.Error(kStale);
-    return;
-  }
+  std::shared_ptr<Inode> inode = FindInodeOrReply(reply, nodeid);
+  if (!inode) return;
   std::shared_ptr<OpenFile> open;
   if (in.getattr_flags & abi::kGetattrFh) open = FindHandle(in.fh);
   Context ctx(&reply);
@@ -386,11 +387,8 @@ void Bridge::Getattr(ReplyAttr reply, uint64_t nodeid, const abi::fuse_getattr_i
 
 void Bridge::Setattr(ReplyAttr reply, uint64_t nodeid, const abi::fuse_setattr_in& in) {
   PinScope pins;
-  std::shared_ptr<Inode> inode = FindInode(nodeid);
-  if (!inode) {
-    reply.Error(kStale);
-    return;
-  }
+  std::shared_ptr<Inode> inode = FindInodeOrReply(reply, nodeid);
+  if (!inode) return;
   std::shared_ptr<OpenFile> open;
   if (in.valid & abi::kFattrFh) open = FindHandle(in.fh);
   Context ctx(&reply);
@@ -407,11 +405,8 @@ void Bridge::Setattr(ReplyAttr reply, uint64_t nodeid, const abi::fuse_setattr_i
 
 void Bridge::Readlink(ReplyData reply, uint64_t nodeid) {
   PinScope pins;
-  std::shared_ptr<Inode> inode = FindInode(nodeid);
-  if (!inode) {
-    reply.Error(kStale);
-    return;
-  }
+  std::shared_ptr<Inode> inode = FindInodeOrReply(reply, nodeid);
+  if (!inode) return;
   Context ctx(&reply);
   std::string target;
   Errno e = inode->node()->Readlink(ctx, &target);
@@ -425,11 +420,8 @@ void Bridge::Readlink(ReplyData reply, uint64_t nodeid) {
 void Bridge::Symlink(ReplyEntry reply, uint64_t parent, absl::string_view name,
                      absl::string_view target) {
   PinScope pins;
-  std::shared_ptr<Inode> dir = FindInode(parent);
-  if (!dir) {
-    reply.Error(kStale);
-    return;
-  }
+  std::shared_ptr<Inode> dir = FindInodeOrReply(reply, parent);
+  if (!dir) return;
   Context ctx(&reply);
   EntryOut out = NewEntryOut();
   Inode* child = nullptr;
@@ -440,11 +432,8 @@ void Bridge::Symlink(ReplyEntry reply, uint64_t parent, absl::string_view name,
 void Bridge::Mknod(ReplyEntry reply, uint64_t parent, absl::string_view name,
                    const abi::fuse_mknod_in& in) {
   PinScope pins;
-  std::shared_ptr<Inode> dir = FindInode(parent);
-  if (!dir) {
-    reply.Error(kStale);
-    return;
-  }
+  std::shared_ptr<Inode> dir = FindInodeOrReply(reply, parent);
+  if (!dir) return;
   Context ctx(&reply);
   EntryOut out = NewEntryOut();
   Inode* child = nullptr;
@@ -455,11 +444,8 @@ void Bridge::Mknod(ReplyEntry reply, uint64_t parent, absl::string_view name,
 void Bridge::Mkdir(ReplyEntry reply, uint64_t parent, absl::string_view name,
                    const abi::fuse_mkdir_in& in) {
   PinScope pins;
-  std::shared_ptr<Inode> dir = FindInode(parent);
-  if (!dir) {
-    reply.Error(kStale);
-    return;
-  }
+  std::shared_ptr<Inode> dir = FindInodeOrReply(reply, parent);
+  if (!dir) return;
   Context ctx(&reply);
   EntryOut out = NewEntryOut();
   Inode* child = nullptr;
@@ -485,11 +471,8 @@ void Bridge::Link(ReplyEntry reply, uint64_t nodeid, uint64_t new_parent,
 
 void Bridge::Unlink(ReplyEmpty reply, uint64_t parent, absl::string_view name) {
   PinScope pins;
-  std::shared_ptr<Inode> dir = FindInode(parent);
-  if (!dir) {
-    reply.Error(kStale);
-    return;
-  }
+  std::shared_ptr<Inode> dir = FindInodeOrReply(reply, parent);
+  if (!dir) return;
   Context ctx(&reply);
   Errno e = dir->node()->Unlink(ctx, name);
   if (e.ok()) dir->RmChild(name);
@@ -498,11 +481,8 @@ void Bridge::Unlink(ReplyEmpty reply, uint64_t parent, absl::string_view name) {
 
 void Bridge::Rmdir(ReplyEmpty reply, uint64_t parent, absl::string_view name) {
   PinScope pins;
-  std::shared_ptr<Inode> dir = FindInode(parent);
-  if (!dir) {
-    reply.Error(kStale);
-    return;
-  }
+  std::shared_ptr<Inode> dir = FindInodeOrReply(reply, parent);
+  if (!dir) return;
   Context ctx(&reply);
   Errno e = dir->node()->Rmdir(ctx, name);
   if (e.ok()) dir->RmChild(name);
@@ -545,11 +525,8 @@ void Bridge::Rename(ReplyEmpty reply, uint64_t parent, absl::string_view name,
 void Bridge::Create(ReplyCreate reply, uint64_t parent, absl::string_view name,
                     const abi::fuse_create_in& in) {
   PinScope pins;
-  std::shared_ptr<Inode> dir = FindInode(parent);
-  if (!dir) {
-    reply.Error(kStale);
-    return;
-  }
+  std::shared_ptr<Inode> dir = FindInodeOrReply(reply, parent);
+  if (!dir) return;
   Context ctx(&reply);
   EntryOut out = NewEntryOut();
   Inode* child = nullptr;
@@ -588,11 +565,8 @@ void Bridge::Create(ReplyCreate reply, uint64_t parent, absl::string_view name,
 
 void Bridge::Open(ReplyOpen reply, uint64_t nodeid, const abi::fuse_open_in& in) {
   PinScope pins;
-  std::shared_ptr<Inode> inode = FindInode(nodeid);
-  if (!inode) {
-    reply.Error(kStale);
-    return;
-  }
+  std::shared_ptr<Inode> inode = FindInodeOrReply(reply, nodeid);
+  if (!inode) return;
   Context ctx(&reply);
   OpenOut out;
   Errno e = inode->node()->Open(ctx, in.flags, &out);
@@ -612,11 +586,8 @@ void Bridge::Open(ReplyOpen reply, uint64_t nodeid, const abi::fuse_open_in& in)
 
 void Bridge::Opendir(ReplyOpen reply, uint64_t nodeid, const abi::fuse_open_in& in) {
   PinScope pins;
-  std::shared_ptr<Inode> inode = FindInode(nodeid);
-  if (!inode) {
-    reply.Error(kStale);
-    return;
-  }
+  std::shared_ptr<Inode> inode = FindInodeOrReply(reply, nodeid);
+  if (!inode) return;
   if (!inode->IsDir()) {
     reply.Error(Errno(ENOTDIR));
     return;
@@ -731,11 +702,8 @@ void Bridge::Flush(ReplyEmpty reply, uint64_t nodeid, const abi::fuse_flush_in& 
 
 void Bridge::Fsync(ReplyEmpty reply, uint64_t nodeid, const abi::fuse_fsync_in& in) {
   PinScope pins;
-  std::shared_ptr<Inode> inode = FindInode(nodeid);
-  if (!inode) {
-    reply.Error(kStale);
-    return;
-  }
+  std::shared_ptr<Inode> inode = FindInodeOrReply(reply, nodeid);
+  if (!inode) return;
   std::shared_ptr<OpenFile> open = FindHandle(in.fh);
   Context ctx(&reply);
   Errno e = inode->node()->Fsync(ctx, open ? open->handle.get() : nullptr,
@@ -750,11 +718,8 @@ void Bridge::Fsyncdir(ReplyEmpty reply, uint64_t nodeid, const abi::fuse_fsync_i
 void Bridge::Setxattr(ReplyEmpty reply, uint64_t nodeid, absl::string_view name,
                       absl::Span<const uint8_t> value, const abi::fuse_setxattr_in& in) {
   PinScope pins;
-  std::shared_ptr<Inode> inode = FindInode(nodeid);
-  if (!inode) {
-    reply.Error(kStale);
-    return;
-  }
+  std::shared_ptr<Inode> inode = FindInodeOrReply(reply, nodeid);
+  if (!inode) return;
   Context ctx(&reply);
   Errno e = inode->node()->Setxattr(ctx, name, value, in.flags);
   e.ok() ? reply.Ok() : reply.Error(e);
@@ -762,11 +727,8 @@ void Bridge::Setxattr(ReplyEmpty reply, uint64_t nodeid, absl::string_view name,
 
 void Bridge::Getxattr(ReplyXattr reply, uint64_t nodeid, absl::string_view name, uint32_t size) {
   PinScope pins;
-  std::shared_ptr<Inode> inode = FindInode(nodeid);
-  if (!inode) {
-    reply.Error(kStale);
-    return;
-  }
+  std::shared_ptr<Inode> inode = FindInodeOrReply(reply, nodeid);
+  if (!inode) return;
   Context ctx(&reply);
   std::string value;
   Errno e = inode->node()->Getxattr(ctx, name, &value);
@@ -784,11 +746,8 @@ void Bridge::Getxattr(ReplyXattr reply, uint64_t nodeid, absl::string_view name,
 
 void Bridge::Listxattr(ReplyXattr reply, uint64_t nodeid, uint32_t size) {
   PinScope pins;
-  std::shared_ptr<Inode> inode = FindInode(nodeid);
-  if (!inode) {
-    reply.Error(kStale);
-    return;
-  }
+  std::shared_ptr<Inode> inode = FindInodeOrReply(reply, nodeid);
+  if (!inode) return;
   Context ctx(&reply);
   std::vector<std::string> names;
   Errno e = inode->node()->Listxattr(ctx, &names);
@@ -811,11 +770,8 @@ void Bridge::Listxattr(ReplyXattr reply, uint64_t nodeid, uint32_t size) {
 
 void Bridge::Removexattr(ReplyEmpty reply, uint64_t nodeid, absl::string_view name) {
   PinScope pins;
-  std::shared_ptr<Inode> inode = FindInode(nodeid);
-  if (!inode) {
-    reply.Error(kStale);
-    return;
-  }
+  std::shared_ptr<Inode> inode = FindInodeOrReply(reply, nodeid);
+  if (!inode) return;
   Context ctx(&reply);
   Errno e = inode->node()->Removexattr(ctx, name);
   e.ok() ? reply.Ok() : reply.Error(e);
@@ -930,11 +886,8 @@ void Bridge::Setlk(ReplyEmpty reply, uint64_t nodeid, const abi::fuse_lk_in& in,
 
 void Bridge::Access(ReplyEmpty reply, uint64_t nodeid, const abi::fuse_access_in& in) {
   PinScope pins;
-  std::shared_ptr<Inode> inode = FindInode(nodeid);
-  if (!inode) {
-    reply.Error(kStale);
-    return;
-  }
+  std::shared_ptr<Inode> inode = FindInodeOrReply(reply, nodeid);
+  if (!inode) return;
   Context ctx(&reply);
   Errno e = inode->node()->Access(ctx, in.mask);
   e.ok() ? reply.Ok() : reply.Error(e);
@@ -1019,11 +972,8 @@ void Bridge::CopyFileRange(ReplyWrite reply, uint64_t nodeid,
 
 void Bridge::Statx(ReplyStatx reply, uint64_t nodeid, const abi::fuse_statx_in& in) {
   PinScope pins;
-  std::shared_ptr<Inode> inode = FindInode(nodeid);
-  if (!inode) {
-    reply.Error(kStale);
-    return;
-  }
+  std::shared_ptr<Inode> inode = FindInodeOrReply(reply, nodeid);
+  if (!inode) return;
   std::shared_ptr<OpenFile> open;
   if (in.getattr_flags & abi::kGetattrFh) open = FindHandle(in.fh);
   Context ctx(&reply);

@@ -125,6 +125,8 @@ class Bridge : public RawFileSystem {
   Inode* MakeInode(std::unique_ptr<Node> node, StableAttr attr, bool persistent);
   // Frees `inode` if nothing holds it any more.
   void MaybeRelease(Inode* inode);
+  // FindInode, answering ESTALE when the node id is unknown.
+  std::shared_ptr<Inode> FindInodeOrReply(Reply& reply, uint64_t node_id);
   // Adds (or, with a negative delta, removes) kernel references.
   void AdjustLookup(Inode* inode, int64_t delta);
 
