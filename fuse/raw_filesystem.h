@@ -91,7 +91,8 @@ class RawFileSystem {
   virtual void Link(ReplyEntry reply, uint64_t nodeid, uint64_t new_parent,
                     absl::string_view new_name);
   // open(2). Valid replies: Open (a file handle and FOPEN_* flags), Error.
-  // ENOSYS with NO_OPEN_SUPPORT granted means "no open needed" from then on.
+  // ENOSYS means "no open needed" from then on (fuse_do_open); the kernel
+  // then sends READ/WRITE with fh 0. OPENDIR likewise (no_opendir).
   virtual void Open(ReplyOpen reply, uint64_t nodeid, const abi::fuse_open_in& in);
   // read(2). Data may be shorter than in.size only at end of file (unless
   // the file was opened with FOPEN_DIRECT_IO).
