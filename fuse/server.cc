@@ -58,7 +58,8 @@ Server::Server(RawFileSystem* fs, ScopedFd fd, std::unique_ptr<KernelMount> moun
   main_fd_ = mount_ ? mount_->fd() : own_fd_.get();
   struct stat st;
   is_device_ = ::fstat(main_fd_, &st) == 0 && S_ISCHR(st.st_mode);
-  session_ = std::make_unique<Session>(fs, options.init, options.debug, options.log);
+  session_ = std::make_unique<Session>(fs, options.init, options.debug, options.log,
+                                       options.writer);
   notifier_ = std::make_unique<Notifier>(session_.get(), main_fd_);
 }
 

@@ -37,6 +37,8 @@ struct ServerOptions {
   bool debug = false;
   LogSink log;  // default: stderr
   InitOptions init;
+  // Test seam: how replies and notifications are written (fuse/session.h).
+  ChannelWriter writer;
 };
 
 // A running server on one connection. Thread-safe. Destroying it unmounts

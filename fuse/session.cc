@@ -65,11 +65,13 @@ void RunWhenHandlerReturns(std::function<void()> fn) {
   t_after_handler.push_back(std::move(fn));
 }
 
-Session::Session(RawFileSystem* fs, InitOptions init, bool debug, LogSink log)
+Session::Session(RawFileSystem* fs, InitOptions init, bool debug, LogSink log,
+                 ChannelWriter writer)
     : fs_(fs),
       init_options_(init),
       debug_(debug),
       log_(log ? std::move(log) : LogSink(DefaultLog)),
+      writer_(std::move(writer)),
       interrupts_enabled_(init.interrupts) {}
 
 Session::~Session() = default;
@@ -371,6 +373,7 @@ void Session::HandleNotifyReply(const DecodedRequest& request) {
 // --- Writing ---------------------------------------------------------------------
 
 Errno Session::WriteRaw(int fd, const struct iovec* iov, int count) {
+  if (writer_) return writer_(fd, iov, count);
   for (;;) {
     ssize_t n = ::writev(fd, iov, count);
     if (n >= 0) return kOk;

@@ -54,9 +54,15 @@ struct InitOptions {
 // Writes one line; the default writes to stderr.
 using LogSink = std::function<void(absl::string_view line)>;
 
+// Writes one message to a channel fd; the default is writev(2). A test seam:
+// a test can make the "kernel" refuse a reply (ENOENT: the request was
+// abandoned) to check that the layers above undo their bookkeeping.
+using ChannelWriter = std::function<Errno(int fd, const struct iovec* iov, int count)>;
+
 class Session {
  public:
-  Session(RawFileSystem* fs, InitOptions init, bool debug, LogSink log);
+  Session(RawFileSystem* fs, InitOptions init, bool debug, LogSink log,
+          ChannelWriter writer = nullptr);
   ~Session();
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
@@ -131,6 +137,7 @@ class Session {
   const InitOptions init_options_;
   const bool debug_;
   const LogSink log_;
+  const ChannelWriter writer_;  // null: writev(2)
 
   std::atomic<bool> initialized_{false};
   std::atomic<bool> destroyed_{false};
