@@ -73,10 +73,13 @@ class Reply {
 
   const RequestContext& context() const { return context_; }
 
-  // True once the kernel has sent an INTERRUPT for this request.
+  // True once the kernel has sent an INTERRUPT for this request, or once
+  // the connection has ended (unmounted, aborted, the peer gone): either
+  // way nobody waits for the answer, so a long wait should give up.
   bool Interrupted() const;
-  // Runs `callback` (once, on the thread that reads the INTERRUPT, or at once
-  // if it already came). Keep it short and non-blocking.
+  // Runs `callback` (once, on the thread that reads the INTERRUPT or sees
+  // the connection end, or at once if that already happened). Keep it short
+  // and non-blocking.
   void OnInterrupt(std::function<void()> callback);
 
   // Answers with an error (positive errno). EINTR is the usual answer to an

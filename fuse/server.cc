@@ -99,6 +99,7 @@ void Server::WorkerLoop(int fd) {
   // One buffer per worker, reused for every request; sized for max_write.
   size_t size = session_->BufferSize();
   std::unique_ptr<uint8_t[]> buffer(new uint8_t[size]);
+  bool channel_gone = false;
   for (;;) {
     ssize_t n = ::read(fd, buffer.get(), size);
     if (n < 0) {
@@ -113,11 +114,18 @@ void Server::WorkerLoop(int fd) {
         session_->Log(absl::StrCat("fusekit: read from channel failed: ",
                                    DescribeErrno(Errno(err))));
       }
-      break;  // ENODEV: unmounted
+      channel_gone = err == ENODEV;  // unmounted or aborted
+      break;
     }
-    if (n == 0) break;  // the socket's peer (fake kernel) hung up
+    if (n == 0) {  // the socket's peer (fake kernel) hung up
+      channel_gone = true;
+      break;
+    }
     session_->HandleMessage(fd, absl::MakeConstSpan(buffer.get(), static_cast<size_t>(n)));
   }
+  // Handlers still waiting on other workers (a lock wait polling
+  // Interrupted()) would keep Wait() from returning: tell them.
+  if (channel_gone || stopping_.load()) session_->ConnectionEnded();
   running_workers_.fetch_sub(1);
 }
 

@@ -1207,6 +1207,28 @@ TEST(ServerLifetimeTest, ServerEndsWhenTheKernelEndCloses) {
   server.reset();
 }
 
+TEST(ServerLifetimeTest, WaitingHandlerEndsWhenTheConnectionEnds) {
+  TestFs fs;
+  Event entered;
+  std::atomic<bool> saw_interrupt{false};
+  fs.on_lookup = [&](ReplyEntry reply, uint64_t, absl::string_view) {
+    // Like a lock wait: polls until interrupted, with no INTERRUPT coming.
+    entered.Notify();
+    absl::Time deadline = absl::Now() + kTimeout;
+    while (!reply.Interrupted() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(1));
+    saw_interrupt = reply.Interrupted();
+    reply.Error(Errno(EINTR));
+  };
+  auto peer = std::make_unique<WirePeer>(&fs, Options(2));
+  InitOrDie(*peer);
+  peer->Send(LookupFrame(peer->NextUnique(), 1, "waits"));
+  ASSERT_TRUE(entered.WaitFor(kTimeout));
+  absl::Time start = absl::Now();
+  peer.reset();  // the kernel end closes; the server must not wait for the handler's timeout
+  EXPECT_TRUE(saw_interrupt.load());
+  EXPECT_LT(absl::Now() - start, kTimeout / 2);
+}
+
 TEST(ServerLifetimeTest, WirePeerDestructorReturns) {
   TestFs fs;
   auto peer = std::make_unique<WirePeer>(&fs, Options(4));

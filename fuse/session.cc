@@ -293,6 +293,7 @@ void Session::EndRequest(uint64_t unique) {
 }
 
 bool Session::IsInterrupted(uint64_t unique) {
+  if (connection_ended_.load(std::memory_order_acquire)) return true;
   Shard& shard = ShardFor(unique);
   MutexLock lock(&shard.mu);
   auto it = shard.in_flight.find(unique);
@@ -300,6 +301,10 @@ bool Session::IsInterrupted(uint64_t unique) {
 }
 
 void Session::SetInterruptCallback(uint64_t unique, std::function<void()> callback) {
+  if (connection_ended_.load(std::memory_order_acquire)) {
+    callback();
+    return;
+  }
   Shard& shard = ShardFor(unique);
   {
     MutexLock lock(&shard.mu);
@@ -311,6 +316,19 @@ void Session::SetInterruptCallback(uint64_t unique, std::function<void()> callba
     }
   }
   callback();
+}
+
+void Session::ConnectionEnded() {
+  if (connection_ended_.exchange(true)) return;
+  std::vector<std::function<void()>> callbacks;
+  for (Shard& shard : shards_) {
+    MutexLock lock(&shard.mu);
+    for (auto& [unique, entry] : shard.in_flight) {
+      entry.interrupted = true;
+      if (entry.on_interrupt) callbacks.push_back(std::move(entry.on_interrupt));
+    }
+  }
+  for (auto& callback : callbacks) callback();
 }
 
 void Session::HandleInterrupt(int fd, const DecodedRequest& request) {

@@ -100,6 +100,12 @@ class Session {
                    const struct iovec* iov, int count, absl::Time start);
   bool IsInterrupted(uint64_t unique);
   void SetInterruptCallback(uint64_t unique, std::function<void()> callback);
+
+  // The channel is gone (unmounted, aborted, the socket's peer closed):
+  // every request in flight now reads as interrupted (its interrupt
+  // callback runs), so handlers that wait (e.g. for a lock) end and the
+  // workers can be joined. Idempotent.
+  void ConnectionEnded();
   uint32_t minor() const { return decode_minor_.load(std::memory_order_relaxed); }
 
  private:
@@ -141,6 +147,7 @@ class Session {
 
   std::atomic<bool> initialized_{false};
   std::atomic<bool> destroyed_{false};
+  std::atomic<bool> connection_ended_{false};
   std::atomic<uint32_t> decode_minor_{abi::kKernelMinorVersion};
   std::atomic<bool> setxattr_ext_{false};
   std::atomic<bool> interrupts_enabled_;

@@ -41,7 +41,7 @@ struct Bridge::OpenFile {
   Mutex mu;
   // Entry i has offset i+1; offset 0 (re)reads the listing, so telldir
   // values stay valid until a rewind.
-  std::vector<DirEntry> listing ABSL_GUARDED_BY(mu);
+  std::vector<DirStreamEntry> listing ABSL_GUARDED_BY(mu);
   bool listed ABSL_GUARDED_BY(mu) = false;
 };
 
@@ -105,15 +105,23 @@ Inode* Bridge::MakeInode(std::unique_ptr<Node> node, StableAttr attr, bool persi
       Inode* existing = it->second;
       bool alive;
       {
+        // Seen alive and pinned under one lock: pinning after unlocking let
+        // a racing MaybeRelease (count 0, out of the tree) free the inode in
+        // between, and a released inode went back to the kernel.
         MutexLock inode_lock(&existing->mu_);
         alive = !existing->released_;
+        PinScope* scope = PinScope::Current();
+        if (alive && scope != nullptr) {
+          existing->pins_++;
+          scope->Add(existing->shared_from_this());
+        }
       }
       if (alive) {
         if (existing->stable_.mode != attr.mode) {
           LogLine(absl::StrCat("NewInode: ino ", attr.ino, " is live with another file type;"
                                " returning the live inode"));
         }
-        return existing->Pin();
+        return existing;
       }
     }
   }
@@ -172,7 +180,10 @@ void Bridge::AdjustLookup(Inode* inode, int64_t delta) {
     }
     maybe_free = inode->lookup_count_ == 0;
   }
-  if (maybe_free) MaybeRelease(inode);
+  if (maybe_free) {
+    inode->DetachIfLookupOnly();
+    MaybeRelease(inode);
+  }
 }
 
 std::shared_ptr<Inode> Bridge::FindInode(uint64_t node_id) {
@@ -341,8 +352,9 @@ void Bridge::Lookup(ReplyEntry reply, uint64_t parent, absl::string_view name) {
     return;
   }
   // Looked-up children join the tree, so Path() and the default Readdir see
-  // them and a later lookup finds the same inode.
-  if (e.ok() && child != nullptr) dir->AddChild(name, child, /*overwrite=*/true);
+  // them and a later lookup finds the same inode. One the tree did not hold
+  // stays only while the kernel knows it (Inode::lookup_only_).
+  if (e.ok() && child != nullptr) dir->AddLookedUpChild(name, child);
   if (!e.ok()) {
     reply.Error(e);
     return;
@@ -677,7 +689,8 @@ void Bridge::Release(ReplyEmpty reply, uint64_t nodeid, const abi::fuse_release_
     reply.Error(kBadHandle);
     return;
   }
-  Context ctx(&reply);
+  Context ctx(&reply,
+              (in.release_flags & abi::kReleaseFlockUnlock) ? in.lock_owner : uint64_t{0});
   if (open->handle) open->handle->Release(ctx);
   CloseOpen(open->inode.get());
   reply.Ok();
@@ -695,7 +708,7 @@ void Bridge::Flush(ReplyEmpty reply, uint64_t nodeid, const abi::fuse_flush_in& 
     reply.Error(!inode ? kStale : kBadHandle);
     return;
   }
-  Context ctx(&reply);
+  Context ctx(&reply, in.lock_owner);
   Errno e = inode->node()->Flush(ctx, open->handle.get());
   e.ok() ? reply.Ok() : reply.Error(e);
 }
@@ -802,7 +815,7 @@ void Bridge::ReaddirCommon(ReplyDirectory& reply, uint64_t nodeid, const abi::fu
       return;
     }
     open->listing.clear();
-    DirEntry entry;
+    DirStreamEntry entry;
     Errno stream_error;
     while (stream->Next(&entry, &stream_error)) open->listing.push_back(std::move(entry));
     if (!stream_error.ok()) {
@@ -813,7 +826,7 @@ void Bridge::ReaddirCommon(ReplyDirectory& reply, uint64_t nodeid, const abi::fu
   }
   std::vector<Inode*> counted;  // READDIRPLUS lookups to undo if not sent
   for (uint64_t i = in.offset; i < open->listing.size(); ++i) {
-    const DirEntry& d = open->listing[i];
+    const DirStreamEntry& d = open->listing[i];
     uint32_t type = (d.mode & S_IFMT) >> 12;
     uint64_t ino = d.ino != 0 ? d.ino : kUnknownIno;
     if (!plus) {
@@ -829,7 +842,7 @@ void Bridge::ReaddirCommon(ReplyDirectory& reply, uint64_t nodeid, const abi::fu
       Inode* child = nullptr;
       Errno e = dir->node()->Lookup(ctx, d.name, &out, &child);
       if (e.ok() && child != nullptr) {
-        dir->AddChild(d.name, child, /*overwrite=*/true);
+        dir->AddLookedUpChild(d.name, child);
         if (out.attr.mode == 0) {
           AttrOut attr{.timeout = out.attr_timeout};
           GetAttr(ctx, child, nullptr, &attr);

@@ -18,7 +18,8 @@ bool ValidName(absl::string_view name) {
 }
 
 // Locks several inodes in ascending node-id order (the tree's lock order),
-// skipping nulls and duplicates.
+// skipping nulls and duplicates. Clang's analysis cannot follow a lock set
+// chosen at run time: callers AssertHeld() each mutex they passed.
 class ABSL_SCOPED_LOCKABLE MultiLock {
  public:
   explicit MultiLock(std::vector<Inode*> inodes, std::vector<Mutex*> mutexes)
@@ -128,6 +129,14 @@ Inode* Inode::NewPersistentInode(std::unique_ptr<Node> node, StableAttr attr) {
 }
 
 bool Inode::AddChild(absl::string_view name, Inode* child, bool overwrite) {
+  return AddChildImpl(name, child, overwrite, /*by_lookup=*/false);
+}
+
+void Inode::AddLookedUpChild(absl::string_view name, Inode* child) {
+  AddChildImpl(name, child, /*overwrite=*/true, /*by_lookup=*/true);
+}
+
+bool Inode::AddChildImpl(absl::string_view name, Inode* child, bool overwrite, bool by_lookup) {
   if (!IsDir() || child == nullptr || child == this || !ValidName(name)) return false;
   Inode* old = nullptr;
   for (;;) {
@@ -136,19 +145,65 @@ bool Inode::AddChild(absl::string_view name, Inode* child, bool overwrite) {
       auto it = children_.find(name);
       old = it == children_.end() ? nullptr : it->second;
     }
-    if (old == child) return true;
+    if (old == child) {
+      if (!by_lookup) {
+        MutexLock lock(&child->mu_);
+        child->lookup_only_ = false;  // placed by the user now
+      }
+      return true;
+    }
     if (old != nullptr && !overwrite) return false;
     MultiLock lock({this, child, old}, {&mu_, &child->mu_, old ? &old->mu_ : nullptr});
+    mu_.AssertHeld();
+    child->mu_.AssertHeld();
     auto it = children_.find(name);
     Inode* now = it == children_.end() ? nullptr : it->second;
     if (now != old) continue;  // changed while unlocked: look again
-    if (old != nullptr) old->RemoveParent(this, name);
+    if (old != nullptr) {
+      old->mu_.AssertHeld();
+      old->RemoveParent(this, name);
+    }
+    // A looked-up child the tree held already keeps its standing; one the
+    // tree did not hold is there only for the kernel's sake.
+    if (!by_lookup) {
+      child->lookup_only_ = false;
+    } else if (child->parents_.empty()) {
+      child->lookup_only_ = true;
+    }
     children_[std::string(name)] = child;
     child->AddParent(this, name);
     break;
   }
   if (old != nullptr) bridge_->MaybeRelease(old);
   return true;
+}
+
+void Inode::DetachIfLookupOnly() {
+  // Snapshot the entries, then remove each under the parent's and our lock
+  // (the tree's lock order), re-checking that the kernel still has not
+  // looked this inode up again meanwhile.
+  std::vector<std::pair<std::shared_ptr<Inode>, std::string>> entries;
+  {
+    MutexLock lock(&mu_);
+    if (!lookup_only_ || persistent_ || lookup_count_ != 0) return;
+    for (auto& [parent, name] : parents_) {
+      // null if the parent is being destroyed: its destructor removes the
+      // entry itself.
+      if (std::shared_ptr<Inode> p = parent->weak_from_this().lock()) {
+        entries.emplace_back(std::move(p), name);
+      }
+    }
+  }
+  for (auto& [parent, name] : entries) {
+    MultiLock lock({parent.get(), this}, {&parent->mu_, &mu_});
+    parent->mu_.AssertHeld();
+    mu_.AssertHeld();
+    if (!lookup_only_ || lookup_count_ != 0) return;
+    auto it = parent->children_.find(name);
+    if (it == parent->children_.end() || it->second != this) continue;
+    parent->children_.erase(it);
+    RemoveParent(parent.get(), name);
+  }
 }
 
 bool Inode::RmChild(absl::string_view name) {
@@ -161,6 +216,8 @@ bool Inode::RmChild(absl::string_view name) {
       child = it->second;
     }
     MultiLock lock({this, child}, {&mu_, &child->mu_});
+    mu_.AssertHeld();
+    child->mu_.AssertHeld();
     auto it = children_.find(name);
     if (it == children_.end()) return false;
     if (it->second != child) continue;
@@ -197,6 +254,9 @@ bool Inode::MvChild(absl::string_view name, Inode* new_parent, absl::string_view
     if (victim != nullptr && !overwrite) return false;
     MultiLock lock({this, new_parent, child, victim},
                    {&mu_, &new_parent->mu_, &child->mu_, victim ? &victim->mu_ : nullptr});
+    mu_.AssertHeld();
+    new_parent->mu_.AssertHeld();
+    child->mu_.AssertHeld();
     auto it = children_.find(name);
     auto vit = new_parent->children_.find(new_name);
     if (it == children_.end()) return false;
@@ -204,7 +264,10 @@ bool Inode::MvChild(absl::string_view name, Inode* new_parent, absl::string_view
     if (it->second != child || victim_now != victim) continue;
     children_.erase(it);
     child->RemoveParent(this, name);
-    if (victim != nullptr) victim->RemoveParent(new_parent, new_name);
+    if (victim != nullptr) {
+      victim->mu_.AssertHeld();
+      victim->RemoveParent(new_parent, new_name);
+    }
     new_parent->children_[std::string(new_name)] = child;
     child->AddParent(new_parent, new_name);
     break;
@@ -219,7 +282,15 @@ bool Inode::ExchangeChild(absl::string_view name, Inode* new_parent, absl::strin
     Inode* a = GetChild(name);
     Inode* b = new_parent->GetChild(new_name);
     if (a == nullptr || b == nullptr) return false;
+    // Swapping an inode with itself (one entry, or two names of one inode)
+    // changes nothing; done below it would add a parent entry twice for one
+    // name and so keep the inode alive for ever.
+    if (a == b) return true;
     MultiLock lock({this, new_parent, a, b}, {&mu_, &new_parent->mu_, &a->mu_, &b->mu_});
+    mu_.AssertHeld();
+    new_parent->mu_.AssertHeld();
+    a->mu_.AssertHeld();
+    b->mu_.AssertHeld();
     auto ait = children_.find(name);
     auto bit = new_parent->children_.find(new_name);
     if (ait == children_.end() || bit == new_parent->children_.end()) return false;

@@ -115,6 +115,13 @@ class Inode : public std::enable_shared_from_this<Inode> {
   // Adds (parent, name) to parents_ / removes it. mu_ held.
   void AddParent(Inode* parent, absl::string_view name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RemoveParent(Inode* parent, absl::string_view name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // AddChild on the bridge's own account (a Lookup or READDIRPLUS result):
+  // a child no directory held until now is marked lookup_only_.
+  bool AddChildImpl(absl::string_view name, Inode* child, bool overwrite, bool by_lookup);
+  void AddLookedUpChild(absl::string_view name, Inode* child);
+  // Once the kernel has forgotten a lookup_only_ inode, takes it out of
+  // every directory so it can be freed (Bridge::AdjustLookup calls this).
+  void DetachIfLookupOnly();
 
   Bridge* const bridge_;
   const uint64_t node_id_;
@@ -131,6 +138,13 @@ class Inode : public std::enable_shared_from_this<Inode> {
   uint64_t open_count_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t pins_ ABSL_GUARDED_BY(mu_) = 0;
   bool released_ ABSL_GUARDED_BY(mu_) = false;
+  // The tree holds this inode only because the bridge put a node's Lookup
+  // (or READDIRPLUS) result there: a dynamic filesystem's child, which the
+  // user never placed. Such entries last while the kernel knows the inode
+  // (as go-fuse drops forgotten non-persistent inodes from their parents);
+  // otherwise every name ever looked up would stay in memory and never get
+  // OnForget. AddChild by the user or a creating operation clears it.
+  bool lookup_only_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace fusekit

@@ -15,7 +15,7 @@ const std::vector<uint32_t>& Context::supplementary_groups() const {
   return reply_ ? reply_->context().supplementary_groups : kNone;
 }
 
-bool ListDirStream::Next(DirEntry* entry, Errno* error) {
+bool ListDirStream::Next(DirStreamEntry* entry, Errno* error) {
   if (next_ >= entries_.size()) return false;
   *entry = std::move(entries_[next_++]);
   return true;
@@ -97,7 +97,7 @@ Errno Node::Open(const Context&, uint32_t flags, OpenOut*) {
 Errno Node::Opendir(const Context&, OpenOut*) { return kOk; }
 
 Errno Node::Readdir(const Context&, std::unique_ptr<DirStream>* stream) {
-  std::vector<DirEntry> entries;
+  std::vector<DirStreamEntry> entries;
   entries.push_back({".", S_IFDIR, inode()->stable().ino});
   std::vector<std::pair<Inode*, std::string>> parents = inode()->Parents();
   uint64_t parent_ino = parents.empty() ? inode()->stable().ino : parents[0].first->stable().ino;

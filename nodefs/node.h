@@ -61,7 +61,11 @@
 //   keeps that count per Inode and frees an Inode only when the count is 0,
 //   no directory in the tree holds it, and no handle is open; then
 //   Node::OnForget runs once. Persistent inodes (NewPersistentInode) are
-//   never freed. You never touch counts yourself.
+//   never freed. A child made up by your Lookup (or found by READDIRPLUS)
+//   that no directory held yet joins the tree only while the kernel knows
+//   it: once forgotten it leaves the tree and is freed, so a dynamic
+//   filesystem does not keep every name ever looked up. Children you add
+//   (AddChild, or by Mkdir/Create/...) stay. You never touch counts yourself.
 //
 // * The tree. Every Inode may sit in directories under names (AddChild).
 //   After a successful Mkdir/Mknod/Create/Symlink/Link the returned child
@@ -119,6 +123,7 @@ struct StableAttr {
 class Context {
  public:
   explicit Context(const Reply* reply) : reply_(reply) {}
+  Context(const Reply* reply, uint64_t lock_owner) : reply_(reply), lock_owner_(lock_owner) {}
   // For calls the toolkit makes on its own (OnAdd, READDIRPLUS lookups).
   Context() = default;
 
@@ -128,11 +133,20 @@ class Context {
   // Only when asked for (InitOptions::want |= kInitCreateSuppGroup), and
   // only on requests that create.
   const std::vector<uint32_t>& supplementary_groups() const;
-  // True once the kernel interrupted this request (the caller got a signal).
+  // True once the kernel interrupted this request (the caller got a signal)
+  // or the connection ended (unmounted): stop waiting and return EINTR.
   bool Interrupted() const { return reply_ != nullptr && reply_->Interrupted(); }
+  // Flush and Release only: whose locks the close drops. On Flush (every
+  // close(2)) the POSIX lock owner (fuse_flush_in.lock_owner): with
+  // POSIX_LOCKS negotiated the kernel keeps no locks itself and sends no
+  // unlock at close, so a filesystem serving Setlk must drop that owner's
+  // locks here. On Release, the flock(2) owner when the file held a flock
+  // (FUSE_RELEASE_FLOCK_UNLOCK). 0 otherwise.
+  uint64_t lock_owner() const { return lock_owner_; }
 
  private:
   const Reply* reply_ = nullptr;
+  uint64_t lock_owner_ = 0;
 };
 
 // Attributes as stat(2) shows them (the kernel's fuse_attr), with how long
@@ -175,7 +189,9 @@ class ReadResult {
 
 // One directory entry of a listing. `mode` needs only the S_IFMT bits; `ino`
 // 0 means "unknown" (shown as the entry's inode number if it has one).
-struct DirEntry {
+// (Not "DirEntry": that is testing/fs_client.h's readdir(3) result, and a
+// test of a node tree includes both headers.)
+struct DirStreamEntry {
   std::string name;
   uint32_t mode = 0;
   uint64_t ino = 0;
@@ -189,17 +205,17 @@ class DirStream {
  public:
   virtual ~DirStream() = default;
   // Next entry; false at the end. An error ends the listing with it.
-  virtual bool Next(DirEntry* entry, Errno* error) = 0;
+  virtual bool Next(DirStreamEntry* entry, Errno* error) = 0;
 };
 
 // A DirStream over a fixed list.
 class ListDirStream : public DirStream {
  public:
-  explicit ListDirStream(std::vector<DirEntry> entries) : entries_(std::move(entries)) {}
-  bool Next(DirEntry* entry, Errno* error) override;
+  explicit ListDirStream(std::vector<DirStreamEntry> entries) : entries_(std::move(entries)) {}
+  bool Next(DirStreamEntry* entry, Errno* error) override;
 
  private:
-  std::vector<DirEntry> entries_;
+  std::vector<DirStreamEntry> entries_;
   size_t next_ = 0;
 };
 
@@ -357,7 +373,11 @@ class FileHandle {
   // unless POSIX_LOCKS was negotiated).
   virtual Errno Getlk(const Context& ctx, uint64_t owner, abi::fuse_file_lock* lock);
   // fcntl(F_SETLK/F_SETLKW) (wait=true) and flock(2) (flock=true).
-  // Default: ENOSYS.
+  // Default: ENOSYS. The kernel sends locks only when InitOptions::want has
+  // kInitPosixLocks / kInitFlockLocks, and then sends no unlock at close:
+  // drop `ctx.lock_owner()`'s POSIX locks in Flush and the open's flock in
+  // Release. A waiting F_SETLKW holds a worker: poll ctx.Interrupted() and
+  // return EINTR (nodefs/mem_node.cc's MemFile::SetLock does all of this).
   virtual Errno Setlk(const Context& ctx, uint64_t owner, const abi::fuse_file_lock& lock,
                       bool wait, bool flock);
   // ioctl(2). Default: ENOTTY.

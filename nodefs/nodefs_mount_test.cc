@@ -72,7 +72,7 @@ class SquaresRoot : public Node {
     return kOk;
   }
   Errno Readdir(const Context&, std::unique_ptr<DirStream>* stream) override {
-    std::vector<DirEntry> entries;
+    std::vector<DirStreamEntry> entries;
     for (int n = 0; n < 100; ++n) entries.push_back({absl::StrCat(n), S_IFREG, 1000u + n});
     *stream = std::make_unique<ListDirStream>(std::move(entries));
     return kOk;

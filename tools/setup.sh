@@ -9,6 +9,7 @@ packages=(
   clang-14 clang libclang-rt-14-dev  # --config=clang, libFuzzer, sanitizers
   libabsl-dev            # abseil: status, strings, synchronization, flags
   libgtest-dev libgmock-dev libbenchmark-dev
+  libarchive-dev         # examples/archivefs: reads .tar, .tar.gz, .zip
   fuse3                  # fusermount3 for unprivileged mounts, /etc/fuse.conf
   kmod                   # modprobe fuse where /dev/fuse is missing
 )

@@ -1,0 +1,40 @@
+// memfs MOUNTPOINT: a read-write in-memory filesystem that behaves like
+// tmpfs (nodefs/mem_node.h has the details), until Ctrl-C, SIGTERM or umount.
+//
+//   bazel run //examples/memfs -- --size=64M /mnt/mem
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_format.h"
+#include "examples/common/example_main.h"
+#include "examples/memfs/memfs.h"
+
+ABSL_FLAG(std::string, size, "50%",
+          "the most file data it holds, like tmpfs's size=: 64M, 2G, 50% (of RAM), 0 (no "
+          "limit); writes past it fail with ENOSPC");
+ABSL_FLAG(uint64_t, inodes, 0,
+          "the most files, directories and links it holds (0: one per 4 KiB of --size)");
+
+int main(int argc, char** argv) {
+  namespace ex = fusekit::examples;
+  std::vector<std::string> args = ex::ParseFlags(
+      argc, argv,
+      "memfs MOUNTPOINT: mounts an empty read-write in-memory filesystem on MOUNTPOINT "
+      "(files, directories, links, device nodes, fifos, xattrs, locks; sparse files; a size "
+      "limit) until Ctrl-C, SIGTERM or umount. Its content is lost at unmount.",
+      1);
+  absl::StatusOr<uint64_t> size = ex::ParseByteSize(absl::GetFlag(FLAGS_size));
+  if (!size.ok()) {
+    absl::FPrintF(stderr, "memfs: --size: %s\n", size.status().message());
+    return ex::kExitUsage;
+  }
+  if (absl::Status s = ex::CheckMountpoint(args[0]); !s.ok()) {
+    absl::FPrintF(stderr, "memfs: %s\n", s.message());
+    return ex::kExitUsage;
+  }
+  fusekit::MemFsOptions limits = ex::MemfsLimits(*size, absl::GetFlag(FLAGS_inodes));
+  return ex::Serve(args[0], fusekit::MemDir::NewRoot(limits),
+                   ex::MemfsOptions(ex::OptionsFromFlags("memfs")));
+}
