@@ -314,8 +314,7 @@ Inode* Inode::GetChild(absl::string_view name) {
     child = it->second;
     // Pinned while the entry (and so the child) is surely alive.
     if (PinScope* scope = PinScope::Current()) {
-      MutexLock child_lock(&child->mu_);
-      child->pins_++;
+      child->pins_.fetch_add(1);
       scope->Add(child->shared_from_this());
     }
   }
@@ -329,8 +328,7 @@ std::vector<std::pair<std::string, Inode*>> Inode::Children() {
   PinScope* scope = PinScope::Current();
   for (auto& [name, child] : children_) {
     if (scope != nullptr) {
-      MutexLock child_lock(&child->mu_);
-      child->pins_++;
+      child->pins_.fetch_add(1);
       scope->Add(child->shared_from_this());
     }
     out.emplace_back(name, child);

@@ -136,7 +136,11 @@ class Inode : public std::enable_shared_from_this<Inode> {
   std::vector<std::pair<Inode*, std::string>> parents_ ABSL_GUARDED_BY(mu_);
   uint64_t lookup_count_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t open_count_ ABSL_GUARDED_BY(mu_) = 0;
-  uint64_t pins_ ABSL_GUARDED_BY(mu_) = 0;
+  // Atomic, not under mu_: GetChild/Children pin a child while holding the
+  // parent's lock, and taking the child's lock there would invert the tree's
+  // lock order (ascending node id). The child cannot be released meanwhile:
+  // it has that parent.
+  std::atomic<uint64_t> pins_{0};
   bool released_ ABSL_GUARDED_BY(mu_) = false;
   // The tree holds this inode only because the bridge put a node's Lookup
   // (or READDIRPLUS) result there: a dynamic filesystem's child, which the
