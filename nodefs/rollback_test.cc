@@ -98,6 +98,12 @@ TEST_F(RollbackTest, RefusedCreateClosesItsHandle) {
   // file frees it (an open count left behind would keep it alive).
   uint64_t id = f->node_id();
   bridge_.root()->RmChild("f");
+  // The worker may still pin it for a moment: the sync GETATTR of the root
+  // listed the root's children and drops those pins after its reply.
+  absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while (bridge_.FindInode(id) != nullptr && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
   EXPECT_EQ(bridge_.FindInode(id), nullptr);
 }
 
