@@ -1,0 +1,140 @@
+#include "testing/posix/posix_suite.h"
+
+#include <linux/magic.h>
+#include <stdlib.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+
+namespace fusekit {
+namespace {
+
+// Every feature name a case may POSIX_REQUIRE. A case that needs a new one
+// adds it here.
+const absl::flat_hash_set<std::string>& KnownFeatures() {
+  static const auto* features = new absl::flat_hash_set<std::string>{
+      "hardlink",       // link(2)
+      "symlink",        // symlink(2)
+      "mknod",          // device nodes and fifos
+      "xattr",          // user.* extended attributes
+      "posix_lock",     // fcntl F_SETLK / F_GETLK / F_OFD_*
+      "flock",          // flock(2)
+      "fallocate",      // fallocate(2) mode 0
+      "punch_hole",     // FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE
+      "seek_hole",      // SEEK_DATA / SEEK_HOLE report real holes
+      "rename_exchange",   // renameat2 RENAME_EXCHANGE
+      "rename_noreplace",  // renameat2 RENAME_NOREPLACE
+      "o_direct",       // open(O_DIRECT)
+      "chown",          // changing owners (as root)
+      "statfs_limit",   // a size limit statfs reports and ENOSPC enforces
+      "large_file",     // files above 4 GiB (sparse)
+      "atime",          // reads update atime (relatime rules)
+  };
+  return *features;
+}
+
+// Fills a fresh tmpfs directory; the cleanup undoes it.
+struct TmpfsState {
+  std::string dir;
+  bool mounted = false;
+};
+
+std::string TempBase() {
+  const char* tmp = ::getenv("TEST_TMPDIR");
+  return tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
+}
+
+bool IsTmpfs(const std::string& path) {
+  struct statfs st {};
+  return ::statfs(path.c_str(), &st) == 0 && st.f_type == TMPFS_MAGIC;
+}
+
+}  // namespace
+
+void PosixTest::SetUp() {
+  for (const auto& [feature, reason] : target().unsupported) {
+    ASSERT_TRUE(KnownFeatures().contains(feature))
+        << target().name << " declares unknown feature \"" << feature << "\"";
+  }
+  ASSERT_TRUE(target().set_up) << target().name << " has no set_up";
+  absl::StatusOr<std::string> dir = target().set_up();
+  if (!dir.ok()) {
+    if (absl::IsUnavailable(dir.status()) || absl::IsPermissionDenied(dir.status())) {
+      GTEST_SKIP() << target().name << " is unavailable here: " << dir.status().message();
+    }
+    FAIL() << target().name << " set-up failed: " << dir.status();
+  }
+  set_up_done_ = true;
+  root_ = *dir;
+}
+
+void PosixTest::TearDown() {
+  if (set_up_done_ && target().tear_down) target().tear_down();
+}
+
+std::string PosixTest::Path(absl::string_view relative) const {
+  return absl::StrCat(root_, "/", relative);
+}
+
+std::string PosixTest::UnsupportedReason(absl::string_view feature) const {
+  EXPECT_TRUE(KnownFeatures().contains(std::string(feature)))
+      << "the suite asks for unknown feature \"" << feature << "\"";
+  auto it = target().unsupported.find(std::string(feature));
+  return it == target().unsupported.end() ? "" : it->second;
+}
+
+std::string PosixTargetName(const ::testing::TestParamInfo<const PosixTarget*>& info) {
+  return info.param->name;
+}
+
+PosixTarget TmpfsTarget() {
+  auto state = std::make_shared<TmpfsState>();
+  PosixTarget t;
+  t.name = "tmpfs";
+  t.set_up = [state]() -> absl::StatusOr<std::string> {
+    if (::geteuid() == 0) {
+      std::string dir = TempBase() + "/tmpfs.XXXXXX";
+      if (::mkdtemp(dir.data()) == nullptr) {
+        return absl::InternalError(absl::StrCat("mkdtemp ", dir, ": ", strerror(errno)));
+      }
+      if (::mount("fusekit-posix", dir.c_str(), "tmpfs", 0, "mode=0777,size=8g") == 0) {
+        state->dir = dir;
+        state->mounted = true;
+        return dir;
+      }
+      ::rmdir(dir.c_str());
+    }
+    if (!IsTmpfs("/dev/shm")) {
+      return absl::UnavailableError("cannot mount tmpfs (not root) and /dev/shm is not a tmpfs");
+    }
+    std::string dir = "/dev/shm/fusekit-posix.XXXXXX";
+    if (::mkdtemp(dir.data()) == nullptr) {
+      return absl::UnavailableError(absl::StrCat("mkdtemp ", dir, ": ", strerror(errno)));
+    }
+    state->dir = dir;
+    state->mounted = false;
+    return dir;
+  };
+  t.tear_down = [state] {
+    if (state->dir.empty()) return;
+    if (state->mounted) {
+      if (::umount2(state->dir.c_str(), 0) != 0) ::umount2(state->dir.c_str(), MNT_DETACH);
+    } else {
+      std::string cmd = absl::StrCat("rm -rf '", state->dir, "'");
+      (void)!::system(cmd.c_str());
+    }
+    ::rmdir(state->dir.c_str());
+    state->dir.clear();
+  };
+  return t;
+}
+
+}  // namespace fusekit

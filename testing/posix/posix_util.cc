@@ -1,0 +1,70 @@
+#include "testing/posix/posix_util.h"
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+
+namespace fusekit::posix {
+
+std::string ReadFile(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return absl::StrCat("<error: open ", path, ": ", strerror(errno), ">");
+  std::string out;
+  char buf[65536];
+  ssize_t n;
+  while ((n = ::read(fd, buf, sizeof(buf))) > 0) out.append(buf, static_cast<size_t>(n));
+  int err = errno;
+  ::close(fd);
+  if (n < 0) return absl::StrCat("<error: read ", path, ": ", strerror(err), ">");
+  return out;
+}
+
+bool WriteFile(const std::string& path, absl::string_view data, mode_t mode) {
+  int fd = ::open(path.c_str(), O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, mode);
+  if (fd < 0) return false;
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n <= 0) {
+      ::close(fd);
+      return false;
+    }
+    done += static_cast<size_t>(n);
+  }
+  return ::close(fd) == 0;
+}
+
+struct stat LStat(const std::string& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) st.st_nlink = 0;
+  return st;
+}
+
+bool Exists(const std::string& path) {
+  struct stat st {};
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
+int RunInChild(const std::function<int()>& body, int uid, int gid) {
+  pid_t pid = ::fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    if (gid >= 0 && ::setresgid(gid, gid, gid) != 0) ::_exit(255);
+    if (uid >= 0 && ::setresuid(uid, uid, uid) != 0) ::_exit(255);
+    ::_exit(body() & 0xff);
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) return -1;
+  }
+  if (!WIFEXITED(status)) return -1;
+  int code = WEXITSTATUS(status);
+  return code == 255 ? -1 : code;
+}
+
+}  // namespace fusekit::posix
