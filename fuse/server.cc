@@ -162,6 +162,11 @@ void Server::Stop() {
     // Wakes every worker blocked in read() with end-of-file.
     ::shutdown(main_fd_, SHUT_RDWR);
   }
+  // Handlers waiting for an event (a lock wait polling Interrupted()) learn
+  // here that nobody waits for them: a worker that reads the end of the
+  // connection would tell them too, but when every worker is inside such a
+  // handler none is left to read it, and Wait() would hang.
+  session_->ConnectionEnded();
 }
 
 bool Server::WaitInitialized(absl::Duration timeout) {

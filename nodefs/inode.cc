@@ -139,11 +139,17 @@ void Inode::AddLookedUpChild(absl::string_view name, Inode* child) {
 bool Inode::AddChildImpl(absl::string_view name, Inode* child, bool overwrite, bool by_lookup) {
   if (!IsDir() || child == nullptr || child == this || !ValidName(name)) return false;
   Inode* old = nullptr;
+  // Keeps `old` alive from here to its MaybeRelease below: once it leaves
+  // children_, a racing FORGET may release it, and the raw pointer alone
+  // would then dangle (ASan saw this under loopbackfs_hostile_test).
+  // Taken under mu_, while `old` is our child and so cannot be released.
+  std::shared_ptr<Inode> keep_old;
   for (;;) {
     {
       MutexLock lock(&mu_);
       auto it = children_.find(name);
       old = it == children_.end() ? nullptr : it->second;
+      keep_old = old != nullptr ? old->shared_from_this() : nullptr;
     }
     if (old == child) {
       if (!by_lookup) {
@@ -334,6 +340,13 @@ std::vector<std::pair<std::string, Inode*>> Inode::Children() {
     out.emplace_back(name, child);
   }
   return out;
+}
+
+size_t Inode::ChildDirectoryCount() {
+  MutexLock lock(&mu_);
+  size_t dirs = 0;
+  for (const auto& [name, child] : children_) dirs += child->IsDir() ? 1 : 0;
+  return dirs;
 }
 
 std::vector<std::pair<Inode*, std::string>> Inode::Parents() {

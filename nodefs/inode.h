@@ -75,6 +75,10 @@ class Inode : public std::enable_shared_from_this<Inode> {
   Inode* GetChild(absl::string_view name);
   // A snapshot of the children, in name order.
   std::vector<std::pair<std::string, Inode*>> Children();
+  // How many children are directories (a directory's link count is 2 plus
+  // this). Unlike Children() it copies and pins nothing: a directory's
+  // getattr, asked after every change to it, stays cheap when it is large.
+  size_t ChildDirectoryCount();
   // A snapshot of the (directory, name) pairs holding this inode.
   std::vector<std::pair<Inode*, std::string>> Parents();
   Inode* Root() const;

@@ -389,6 +389,7 @@ ScopedFd LoopbackNode::DupOpenFd() {
   for (LoopbackFileHandle* h : handles_) {
     if (h->fd() >= 0) return ScopedFd(fcntl(h->fd(), F_DUPFD_CLOEXEC, 0));
   }
+  if (!dir_fds_.empty()) return ScopedFd(fcntl(dir_fds_.front(), F_DUPFD_CLOEXEC, 0));
   return ScopedFd();
 }
 
@@ -840,7 +841,7 @@ Errno LoopbackNode::Opendir(const Context&, OpenOut* out) {
   int unused = -1;
   Errno e = OpenDir(O_RDONLY, &fd, &unused);
   if (!e.ok()) return e;
-  out->handle = std::make_unique<LoopbackDirHandle>(std::move(fd));
+  out->handle = std::make_unique<LoopbackDirHandle>(this, std::move(fd));
   return kOk;
 }
 
@@ -850,6 +851,21 @@ Errno LoopbackNode::Readdir(const Context&, std::unique_ptr<DirStream>* stream) 
   Errno e = OpenDir(O_RDONLY, &fd, &unused);
   if (!e.ok()) return e;
   return ListDirectory(fd.get(), stream);
+}
+
+LoopbackDirHandle::LoopbackDirHandle(LoopbackNode* node, ScopedFd fd)
+    : node_(node), fd_(std::move(fd)) {
+  if (fd_.valid()) {
+    MutexLock lock(&node_->mu_);
+    node_->dir_fds_.push_back(fd_.get());
+  }
+}
+
+LoopbackDirHandle::~LoopbackDirHandle() {
+  if (node_ == nullptr || !fd_.valid()) return;
+  MutexLock lock(&node_->mu_);
+  auto& fds = node_->dir_fds_;
+  fds.erase(std::remove(fds.begin(), fds.end(), fd_.get()), fds.end());
 }
 
 Errno LoopbackDirHandle::Readdir(const Context&, std::unique_ptr<DirStream>* stream) {

@@ -243,6 +243,7 @@ class LoopbackNode : public Node {
 
  private:
   friend class LoopbackFileHandle;
+  friend class LoopbackDirHandle;
   friend absl::StatusOr<std::unique_ptr<LoopbackNode>> NewLoopbackRoot(absl::string_view,
                                                                       LoopbackOptions);
   struct KnownName {
@@ -281,6 +282,8 @@ class LoopbackNode : public Node {
   // Newest last; at most a few (hard links), pruned as parents die.
   std::vector<KnownName> links_ ABSL_GUARDED_BY(mu_);
   std::vector<LoopbackFileHandle*> handles_ ABSL_GUARDED_BY(mu_);
+  // Descriptors of this directory's open handles (LoopbackDirHandle).
+  std::vector<int> dir_fds_ ABSL_GUARDED_BY(mu_);
   std::map<uint64_t, std::shared_ptr<ScopedFd>> lock_fds_ ABSL_GUARDED_BY(mu_);
 };
 
@@ -323,10 +326,16 @@ class LoopbackFileHandle : public FileHandle {
 class LoopbackDirHandle : public FileHandle {
  public:
   explicit LoopbackDirHandle(ScopedFd fd) : fd_(std::move(fd)) {}
+  // Registered with `node` (alive while the handle is open): once no name
+  // leads to the directory (removed, or replaced by a rename, while open)
+  // its requests (getattr, ...) reach it through this descriptor.
+  LoopbackDirHandle(LoopbackNode* node, ScopedFd fd);
+  ~LoopbackDirHandle() override;
   Errno Readdir(const Context& ctx, std::unique_ptr<DirStream>* stream) override;
   Errno Fsync(const Context& ctx, bool datasync) override;
 
  private:
+  LoopbackNode* const node_ = nullptr;
   ScopedFd fd_;
 };
 

@@ -660,11 +660,16 @@ std::unique_ptr<MemDir> MemDir::NewRoot(const MemFsOptions& options) {
 
 Errno MemDir::Getattr(const Context& ctx, FileHandle* fh, AttrOut* out) {
   // A directory's link count: its own entry, ".", and each subdirectory's "..".
-  uint32_t subdirs = 0;
-  for (auto& [name, child] : inode()->Children()) subdirs += child->IsDir() ? 1 : 0;
+  // (Counted without a snapshot: the kernel asks after every entry made or
+  // removed here, and copying 10000 children each time made filling a big
+  // directory quadratic.)
+  const uint32_t subdirs = static_cast<uint32_t>(inode()->ChildDirectoryCount());
+  // Removed (rmdir, or replaced by a rename) but still open: no links, as
+  // on tmpfs.
+  const bool removed = !inode()->IsRoot() && inode()->Parents().empty();
   MutexLock lock(&mu_);
   FillAttrLocked(&out->attr);
-  out->attr.nlink = 2 + subdirs;
+  out->attr.nlink = removed ? 0 : 2 + subdirs;
   out->attr.size = 4096;
   return kOk;
 }

@@ -854,6 +854,57 @@ TEST(NodefsTest, HardLinksAcrossDirectories) {
   EXPECT_THAT(inode->Parents(), SizeIs(2));
 }
 
+// A MemDir's link count is 2 plus its subdirectories, counted by
+// Inode::ChildDirectoryCount (which, unlike Children(), copies nothing: the
+// kernel asks for the directory's attributes after every entry made in it,
+// and a snapshot per GETATTR made filling a 10000-entry memfs directory
+// quadratic, about 40 s in the POSIX suite).
+TEST(NodefsTest, DirectoryLinkCountCountsSubdirectoriesOnly) {
+  NodefsFakeKernel fs(std::make_unique<MemDir>());
+  FakeVfs& vfs = fs.vfs();
+  ASSERT_THAT(vfs.Mkdir("/d", 0755), IsOk());
+  ASSERT_THAT(vfs.Mkdir("/d/a", 0755), IsOk());
+  ASSERT_THAT(vfs.Mkdir("/d/b", 0755), IsOk());
+  ASSERT_THAT(vfs.WriteFile("/d/f", "file"), IsOk());
+  ASSERT_THAT(vfs.Symlink("a", "/d/link"), IsOk());
+  Inode* d = fs.root()->GetChild("d");
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(d->ChildDirectoryCount(), 2u);
+  EXPECT_EQ(fs.root()->ChildDirectoryCount(), 1u);
+  EXPECT_EQ(d->GetChild("f")->ChildDirectoryCount(), 0u);
+  fs.kernel().clock().Advance(absl::Seconds(2));  // attributes expire
+  EXPECT_THAT(vfs.Stat("/d"), IsOkAndHolds(::testing::Field(&stat::st_nlink, 4u)));
+  ASSERT_THAT(vfs.Rmdir("/d/a"), IsOk());
+  EXPECT_EQ(d->ChildDirectoryCount(), 1u);
+  fs.kernel().clock().Advance(absl::Seconds(2));
+  EXPECT_THAT(vfs.Stat("/d"), IsOkAndHolds(::testing::Field(&stat::st_nlink, 3u)));
+}
+
+// A MemDir removed while open (rmdir, or replaced by a rename) has no
+// links, as on tmpfs; it used to say 2.
+TEST(NodefsTest, RemovedOpenMemDirHasNoLinks) {
+  NodefsFakeKernel fs(std::make_unique<MemDir>());
+  FakeVfs& vfs = fs.vfs();
+  ASSERT_THAT(vfs.Mkdir("/gone", 0755), IsOk());
+  ASSERT_THAT(vfs.Mkdir("/a", 0755), IsOk());
+  ASSERT_THAT(vfs.Mkdir("/b", 0755), IsOk());
+  const uint64_t gone = NodeId(fs, "/gone");
+  const uint64_t b = NodeId(fs, "/b");
+  RawDir open_gone(fs.kernel(), gone);
+  RawDir open_b(fs.kernel(), b);
+  auto nlink = [&](uint64_t id) -> int64_t {
+    FuseReply r = fs.kernel().Call(FuseRequest::Getattr(id));
+    if (!r.error().ok()) return -1;
+    return r.As<abi::fuse_attr_out>().attr.nlink;
+  };
+  EXPECT_EQ(nlink(gone), 2);
+  ASSERT_THAT(vfs.Rmdir("/gone"), IsOk());
+  EXPECT_EQ(nlink(gone), 0);
+  ASSERT_THAT(vfs.Rename("/a", "/b", 0), IsOk());
+  EXPECT_EQ(nlink(b), 0);
+  EXPECT_EQ(nlink(abi::kRootId), 3);  // the root and "/b" (was "/a")
+}
+
 TEST(NodefsTest, StaticTreeWorksWithTheDefaults) {
   // Nothing overridden but OnAdd: plain Nodes in a tree.
   class StaticRoot : public Node {

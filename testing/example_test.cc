@@ -1,22 +1,28 @@
 // The example of docs/testing.md, kept as a real test so the guide cannot
 // drift from the code: a small filesystem and its tests, on the fake kernel
-// and on a real mount.
+// and on a real mount; and a node tree (nodefs/) tested through
+// NodefsFakeKernel.
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <map>
+#include <memory>
 #include <string>
 
 #include "fuse/mutex.h"
 #include "fuse/raw_filesystem.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "nodefs/mem_node.h"
+#include "nodefs/node.h"
 #include "testing/fake_kernel.h"
 #include "testing/fake_vfs.h"
 #include "testing/lookup_count_source.h"
 #include "testing/matchers.h"
 #include "testing/mount_fixture.h"
+#include "testing/nodefs_fake_kernel.h"
 
 namespace {
 
@@ -170,5 +176,58 @@ TEST_P(GreetingFsBothWaysTest, ReadOnlyFile) {
 INSTANTIATE_TEST_SUITE_P(Backends, GreetingFsBothWaysTest, fusekit::AllFsBackends(),
                          fusekit::FsBackendName);
 // [both-ways]
+
+// [nodefs] A node tree (nodefs/node.h) under the fake kernel: a root that
+// adds one read-only file when it is mounted.
+class GreetingFile : public fusekit::Node {
+  fusekit::Errno Getattr(const fusekit::Context&, fusekit::FileHandle*,
+                         fusekit::AttrOut* out) override {
+    out->attr.mode = S_IFREG | 0444;
+    out->attr.size = 6;
+    return fusekit::kOk;
+  }
+  fusekit::Errno Read(const fusekit::Context&, fusekit::FileHandle*, uint64_t offset,
+                      fusekit::ReadResult* out) override {
+    out->SetData(absl::string_view("hello\n").substr(std::min<uint64_t>(offset, 6)));
+    return fusekit::kOk;
+  }
+};
+
+class GreetingRoot : public fusekit::Node {
+  void OnAdd(const fusekit::Context&) override {
+    fusekit::Inode* file =
+        inode()->NewPersistentInode(std::make_unique<GreetingFile>(), {.mode = S_IFREG});
+    inode()->AddChild("greeting", file, /*overwrite=*/false);
+  }
+};
+
+TEST(GreetingTreeTest, ServesTheTree) {
+  fusekit::NodefsFakeKernel fs(std::make_unique<GreetingRoot>());
+
+  EXPECT_THAT(fs.vfs().ReadFile("/greeting"), fusekit::IsOkAndHolds("hello\n"));
+  // The tree itself, and the kernel's books against the Bridge's.
+  fusekit::Inode* file = fs.root()->GetChild("greeting");
+  ASSERT_NE(file, nullptr);
+  EXPECT_EQ(fs.kernel().LookupCount(file->node_id()), 1u);  // one LOOKUP so far
+  fs.kernel().ExpectLookupCountsMatch();
+
+  EXPECT_THAT(fs.vfs().ListDir("/"), fusekit::IsOkAndHolds(ElementsAre("greeting")));
+  EXPECT_THAT(fs.vfs().Mkdir("/d", 0755), fusekit::FailsWith(EROFS));  // Node's default
+}  // ~NodefsFakeKernel: audited, every cache dropped, no lookup count left
+
+TEST(GreetingTreeTest, AReadWriteTreeWithOptions) {
+  fusekit::Options options;
+  options.entry_timeout = absl::ZeroDuration();  // every path walk asks the tree
+  fusekit::NodefsFakeKernel fs(std::make_unique<fusekit::MemDir>(), options);
+
+  ASSERT_THAT(fs.vfs().Mkdir("/d", 0755), fusekit::IsOk());
+  ASSERT_THAT(fs.vfs().WriteFile("/d/notes", "kept\n"), fusekit::IsOk());
+  EXPECT_THAT(fs.vfs().ReadFile("/d/notes"), fusekit::IsOkAndHolds("kept\n"));
+  fusekit::Inode* d = fs.root()->GetChild("d");
+  ASSERT_NE(d, nullptr);
+  EXPECT_NE(d->GetChild("notes"), nullptr);
+  EXPECT_THAT(fs.vfs().Rmdir("/d"), fusekit::FailsWith(ENOTEMPTY));
+}
+// [nodefs]
 
 }  // namespace

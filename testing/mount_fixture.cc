@@ -70,10 +70,17 @@ bool IsMountUnavailable(const absl::Status& status) {
 
 absl::StatusOr<std::unique_ptr<TestMount>> TestMount::Create(
     RawFileSystem* fs, const MountOptions& mount_options, const ServerOptions& server_options) {
+  const char* tmp = ::getenv("TEST_TMPDIR");
+  return CreateIn(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp", fs, mount_options,
+                  server_options);
+}
+
+absl::StatusOr<std::unique_ptr<TestMount>> TestMount::CreateIn(
+    absl::string_view parent_dir, RawFileSystem* fs, const MountOptions& mount_options,
+    const ServerOptions& server_options) {
   std::string reason = MountUnavailableReason();
   if (!reason.empty()) return absl::UnavailableError(reason);
-  const char* tmp = ::getenv("TEST_TMPDIR");
-  std::string dir = absl::StrCat(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp", "/mnt.XXXXXX");
+  std::string dir = absl::StrCat(parent_dir, "/mnt.XXXXXX");
   if (::mkdtemp(dir.data()) == nullptr) {
     return absl::InternalError(absl::StrCat("mkdtemp ", dir, ": ", DescribeErrno(Errno::Last())));
   }

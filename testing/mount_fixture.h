@@ -53,6 +53,13 @@ class TestMount {
   static absl::StatusOr<std::unique_ptr<TestMount>> Create(RawFileSystem* fs,
                                                            const MountOptions& mount_options,
                                                            const ServerOptions& server_options);
+  // The same, on a fresh directory under `parent_dir` instead of
+  // $TEST_TMPDIR (for instance one every uid can reach, when the test runs
+  // steps as another user).
+  static absl::StatusOr<std::unique_ptr<TestMount>> CreateIn(absl::string_view parent_dir,
+                                                             RawFileSystem* fs,
+                                                             const MountOptions& mount_options,
+                                                             const ServerOptions& server_options);
   ~TestMount();
   TestMount(const TestMount&) = delete;
   TestMount& operator=(const TestMount&) = delete;

@@ -49,6 +49,12 @@ void PrintHelp(absl::string_view usage) {
 
 absl::Status ParseFlagsOrError(const std::vector<std::string>& argv, size_t positional,
                                std::vector<std::string>* args, bool* help) {
+  return ParseFlagsOrError(argv, positional, positional, args, help);
+}
+
+absl::Status ParseFlagsOrError(const std::vector<std::string>& argv, size_t min_positional,
+                               size_t max_positional, std::vector<std::string>* args,
+                               bool* help) {
   *help = false;
   bool flags_done = false;
   for (size_t i = 1; i < argv.size(); ++i) {
@@ -99,9 +105,12 @@ absl::Status ParseFlagsOrError(const std::vector<std::string>& argv, size_t posi
           absl::StrCat("bad value '", value, "' for --", name, ": ", error));
     }
   }
-  if (args->size() != positional) {
-    return absl::InvalidArgumentError(absl::StrCat("expected ", positional, " argument",
-                                                   positional == 1 ? "" : "s", ", got ",
+  if (args->size() < min_positional || args->size() > max_positional) {
+    std::string expected = min_positional == max_positional
+                               ? absl::StrCat(max_positional)
+                               : absl::StrCat(min_positional, " to ", max_positional);
+    return absl::InvalidArgumentError(absl::StrCat("expected ", expected, " argument",
+                                                   expected == "1" ? "" : "s", ", got ",
                                                    args->size(), " (see --help)"));
   }
   return absl::OkStatus();
@@ -109,11 +118,16 @@ absl::Status ParseFlagsOrError(const std::vector<std::string>& argv, size_t posi
 
 std::vector<std::string> ParseFlags(int argc, char** argv, absl::string_view usage,
                                     size_t positional) {
+  return ParseFlags(argc, argv, usage, positional, positional);
+}
+
+std::vector<std::string> ParseFlags(int argc, char** argv, absl::string_view usage,
+                                    size_t min_positional, size_t max_positional) {
   absl::SetProgramUsageMessage(usage);
   std::vector<std::string> all(argv, argv + argc);
   std::vector<std::string> args;
   bool help = false;
-  absl::Status s = ParseFlagsOrError(all, positional, &args, &help);
+  absl::Status s = ParseFlagsOrError(all, min_positional, max_positional, &args, &help);
   if (help) {
     PrintHelp(usage);
     exit(0);

@@ -42,9 +42,17 @@ inline constexpr int kExitUsage = 2;
 std::vector<std::string> ParseFlags(int argc, char** argv, absl::string_view usage,
                                     size_t positional);
 
+// Like ParseFlags, but from `min_positional` to `max_positional` arguments
+// may remain (rawhello: an optional MOUNTPOINT).
+std::vector<std::string> ParseFlags(int argc, char** argv, absl::string_view usage,
+                                    size_t min_positional, size_t max_positional);
+
 // Like ParseFlags, but returns an error instead of exiting (for tests).
 absl::Status ParseFlagsOrError(const std::vector<std::string>& argv, size_t positional,
                                std::vector<std::string>* args, bool* help);
+absl::Status ParseFlagsOrError(const std::vector<std::string>& argv, size_t min_positional,
+                               size_t max_positional, std::vector<std::string>* args,
+                               bool* help);
 
 // Options built from the common flags, with `fsname` as the source shown in
 // /proc/mounts and the subtype ("fuse.<fsname>").

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -83,7 +84,14 @@ ExampleProcess::~ExampleProcess() {
 bool ExampleProcess::WaitForMount(const std::string& mountpoint, absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;
   while (pid_ > 0 && absl::Now() < deadline) {
-    if (IsFuseMountPoint(mountpoint)) return true;
+    if (IsFuseMountPoint(mountpoint)) {
+      // The mount exists before the daemon has answered FUSE_INIT; a
+      // stat(2) waits for that answer (the kernel holds every request
+      // until INIT is done), so the daemon is serving when this returns.
+      // Unmounting or signalling it earlier would end it mid-mount.
+      struct stat st;
+      return ::stat(mountpoint.c_str(), &st) == 0;
+    }
     if (waitpid(pid_, &status_, WNOHANG) == pid_) {
       reaped_ = true;  // exited first; Wait() reports how
       return false;

@@ -40,8 +40,9 @@ class ExampleProcess {
   ExampleProcess& operator=(const ExampleProcess&) = delete;
 
   bool started() const { return pid_ > 0; }
-  // Polls /proc/self/mountinfo until a FUSE mount is on `mountpoint`; false
-  // if the process exits first or `timeout` passes.
+  // Polls /proc/self/mountinfo until a FUSE mount is on `mountpoint`, then
+  // waits for it to answer (a stat(2): the daemon has finished FUSE_INIT);
+  // false if the process exits first, the stat fails, or `timeout` passes.
   bool WaitForMount(const std::string& mountpoint, absl::Duration timeout = absl::Seconds(10));
   // Waits for the process to exit on its own (SIGKILL after `timeout`).
   ExampleExit Wait(absl::Duration timeout = absl::Seconds(10));

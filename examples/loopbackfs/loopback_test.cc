@@ -14,8 +14,11 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cstring>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -499,6 +502,25 @@ TEST_F(LoopbackTest, AnUnlinkedOpenFileKeepsWorking) {
   EXPECT_THAT(vfs().Close(*fd), IsOk());
 }
 
+// A directory removed (here: replaced by a rename) while open is reached
+// through its open handle's descriptor: getattr answers (with no links, as
+// the host says) where it used to be ESTALE.
+TEST_F(LoopbackTest, AReplacedOpenDirectoryKeepsItsAttributes) {
+  ASSERT_EQ(mkdir(host_.src("a").c_str(), 0755), 0);
+  ASSERT_EQ(mkdir(host_.src("b").c_str(), 0755), 0);
+  Serve();
+  uint64_t b = NodeId("/b");
+  FuseReply opened = kernel().Call(FuseRequest::Open(b, O_RDONLY | O_DIRECTORY, /*dir=*/true));
+  ASSERT_EQ(opened.error(), kOk);
+  const uint64_t fh = opened.As<abi::fuse_open_out>().fh;
+  ASSERT_THAT(vfs().Rename("/a", "/b", 0), IsOk());
+  FuseReply attr = kernel().Call(FuseRequest::Getattr(b));
+  ASSERT_EQ(attr.error(), kOk);
+  EXPECT_EQ(attr.As<abi::fuse_attr_out>().attr.nlink, 0u);
+  EXPECT_TRUE(S_ISDIR(attr.As<abi::fuse_attr_out>().attr.mode));
+  EXPECT_EQ(Call(FuseRequest::Release(b, fh, O_RDONLY, /*dir=*/true)), kOk);
+}
+
 TEST_F(LoopbackTest, ANameReplacedOnTheHostIsStale) {
   ASSERT_TRUE(WriteHostFile(host_.src("a"), "old"));
   Serve();
@@ -704,6 +726,247 @@ TEST_F(LoopbackTest, ADirectoryMovedOutOfTheTreeIsNotFollowed) {
   FuseReply found = kernel().Call(FuseRequest::Lookup(d, "inner"));
   ASSERT_EQ(found.error(), kOk);
   EXPECT_EQ(found.As<abi::fuse_entry_out>().attr.ino, HostLstat(host_.src("d/inner")).st_ino);
+}
+
+// What a host file outside the tree looks like, to show it was not touched:
+// any change to its data, mode, owner, times or xattrs moves its ctime.
+struct HostSnapshot {
+  struct stat st;
+  std::string content;
+  std::vector<std::string> xattrs;
+};
+HostSnapshot Snapshot(const std::string& path) {
+  HostSnapshot snap{HostLstat(path), ReadHostFile(path), {}};
+  char names[1024];
+  ssize_t n = llistxattr(path.c_str(), names, sizeof(names));
+  for (ssize_t i = 0; i < n; i += static_cast<ssize_t>(strlen(names + i)) + 1) {
+    snap.xattrs.emplace_back(names + i);
+  }
+  return snap;
+}
+void ExpectUntouched(const HostSnapshot& before, const std::string& path) {
+  HostSnapshot now = Snapshot(path);
+  EXPECT_EQ(now.st.st_ino, before.st.st_ino) << path;
+  EXPECT_EQ(now.st.st_mode, before.st.st_mode) << path;
+  EXPECT_EQ(now.st.st_uid, before.st.st_uid) << path;
+  EXPECT_EQ(now.st.st_size, before.st.st_size) << path;
+  EXPECT_EQ(now.st.st_nlink, before.st.st_nlink) << path;
+  EXPECT_EQ(now.st.st_mtim.tv_sec, before.st.st_mtim.tv_sec) << path;
+  EXPECT_EQ(now.st.st_mtim.tv_nsec, before.st.st_mtim.tv_nsec) << path;
+  EXPECT_EQ(now.st.st_ctim.tv_sec, before.st.st_ctim.tv_sec) << path;
+  EXPECT_EQ(now.st.st_ctim.tv_nsec, before.st.st_ctim.tv_nsec) << path;
+  EXPECT_EQ(now.content, before.content) << path;
+  EXPECT_EQ(now.xattrs, before.xattrs) << path;
+}
+
+// Symlinks to a file outside (absolute, and relative through ..): every
+// request on the link node acts on the link itself or fails; the file they
+// point at is never opened, changed or read by the daemon.
+TEST_F(LoopbackTest, RequestsOnASymlinkNeverReachItsTarget) {
+  ASSERT_TRUE(WriteHostFile(host_.outside("secret"), "outside secret", 0600));
+  ASSERT_EQ(symlink(host_.outside("secret").c_str(), host_.src("abs").c_str()), 0);
+  ASSERT_EQ(symlink("../outside/secret", host_.src("rel").c_str()), 0);
+  ASSERT_EQ(symlink("../../../../../../../../../../../../etc/passwd", host_.src("deep").c_str()),
+            0);
+  const HostSnapshot secret = Snapshot(host_.outside("secret"));
+  const HostSnapshot passwd = Snapshot("/etc/passwd");
+  Serve();
+
+  for (const char* name : {"abs", "rel", "deep"}) {
+    SCOPED_TRACE(name);
+    char buf[256];
+    ssize_t n = readlink(host_.src(name).c_str(), buf, sizeof(buf));
+    ASSERT_GT(n, 0);
+    const std::string target(buf, static_cast<size_t>(n));
+    FuseReply entry = kernel().Call(FuseRequest::Lookup(abi::kRootId, name));
+    ASSERT_EQ(entry.error(), kOk);
+    const abi::fuse_entry_out e = entry.As<abi::fuse_entry_out>();
+    EXPECT_TRUE(S_ISLNK(e.attr.mode));
+    EXPECT_EQ(e.attr.ino, HostLstat(host_.src(name)).st_ino);
+    EXPECT_EQ(e.attr.size, target.size());  // the link's size, not the file's
+    const uint64_t link = e.nodeid;
+    EXPECT_THAT(vfs().Readlink(absl::StrCat("/", name)), IsOkAndHolds(target));
+
+    FuseReply attr = kernel().Call(FuseRequest::Getattr(link));
+    ASSERT_EQ(attr.error(), kOk);
+    EXPECT_TRUE(S_ISLNK(attr.As<abi::fuse_attr_out>().attr.mode));
+
+    // SETATTR: chmod (symlinks have no mode of their own: refused, as
+    // fchmodat(AT_SYMLINK_NOFOLLOW) is on the host), truncate (not a
+    // regular file), times and owner (the link's own).
+    abi::fuse_setattr_in chmod_in{};
+    chmod_in.valid = abi::kFattrMode;
+    chmod_in.mode = 0777;
+    EXPECT_NE(Call(FuseRequest::Setattr(link, chmod_in)), kOk);
+    abi::fuse_setattr_in truncate_in{};
+    truncate_in.valid = abi::kFattrSize;
+    EXPECT_NE(Call(FuseRequest::Setattr(link, truncate_in)), kOk);
+    abi::fuse_setattr_in times_in{};
+    times_in.valid = abi::kFattrAtime | abi::kFattrMtime;
+    times_in.atime = times_in.mtime = 1'000'000'000;
+    EXPECT_EQ(Call(FuseRequest::Setattr(link, times_in)), kOk);
+    EXPECT_EQ(HostLstat(host_.src(name)).st_mtim.tv_sec, 1'000'000'000);
+    abi::fuse_setattr_in owner_in{};
+    owner_in.valid = abi::kFattrUid | abi::kFattrGid;
+    owner_in.uid = getuid();
+    owner_in.gid = getgid();
+    EXPECT_EQ(Call(FuseRequest::Setattr(link, owner_in)), kOk);
+
+    // OPEN: a kernel never opens a symlink; the daemon must not follow one.
+    for (uint32_t flags : {O_RDONLY, O_WRONLY | O_TRUNC, O_RDWR | O_APPEND}) {
+      FuseReply opened = kernel().Call(FuseRequest::Open(link, flags));
+      EXPECT_NE(opened.error(), kOk) << flags;
+      if (opened.error() == kOk) {
+        Call(FuseRequest::Release(link, opened.As<abi::fuse_open_out>().fh, flags));
+      }
+    }
+    EXPECT_NE(Call(FuseRequest::Open(link, O_RDONLY | O_DIRECTORY, /*dir=*/true)), kOk);
+
+    // XATTRs act on the link (where user.* is not allowed) or fail; the
+    // target's list never shows.
+    EXPECT_NE(Call(FuseRequest::Setxattr(link, "user.planted", "1", 0)), kOk);
+    EXPECT_NE(Call(FuseRequest::Getxattr(link, "user.planted", 64)), kOk);
+    EXPECT_NE(Call(FuseRequest::Removexattr(link, "user.planted")), kOk);
+    FuseReply listed = kernel().Call(FuseRequest::Listxattr(link, 1024));
+    if (listed.error() == kOk) {
+      EXPECT_EQ(listed.body.find("user."), std::string::npos);
+    }
+
+    // As a directory: nothing is found, made or removed through it.
+    EXPECT_NE(Call(FuseRequest::Lookup(link, "passwd")), kOk);
+    EXPECT_NE(Call(FuseRequest::Mknod(link, "planted", S_IFREG | 0644, 0, 0)), kOk);
+    EXPECT_NE(Call(FuseRequest::Mknod(link, "fifo", S_IFIFO | 0644, 0, 0)), kOk);
+    EXPECT_NE(Call(FuseRequest::Statfs(link)), Errno(EIO));
+
+    // The link as a source of a hard link: the link is linked, not its target.
+    FuseReply linked = kernel().Call(FuseRequest::Link(link, abi::kRootId, absl::StrCat(name, "2")));
+    if (linked.error() == kOk) {
+      EXPECT_TRUE(S_ISLNK(HostLstat(host_.src(absl::StrCat(name, "2"))).st_mode));
+    }
+  }
+  ExpectUntouched(secret, host_.outside("secret"));
+  ExpectUntouched(passwd, "/etc/passwd");
+  EXPECT_EQ(HostList(host_.outside()), std::vector<std::string>{"secret"});
+}
+
+// A directory the kernel knows becomes a file (or a symlink) on the host:
+// OPENDIR on the old node is ESTALE (the kernel looks the name up again),
+// and the name found again is a file, which OPENDIR refuses with ENOTDIR.
+TEST_F(LoopbackTest, OpendirOnADirectoryThatBecameAFileIsEnotdir) {
+  ASSERT_EQ(mkdir(host_.src("d").c_str(), 0755), 0);
+  ASSERT_EQ(mkdir(host_.src("e").c_str(), 0755), 0);
+  ASSERT_TRUE(WriteHostFile(host_.outside("secret"), "outside"));
+  Serve();
+  const uint64_t d = NodeId("/d");
+  const uint64_t e = NodeId("/e");
+  ASSERT_EQ(rmdir(host_.src("d").c_str()), 0);
+  ASSERT_TRUE(WriteHostFile(host_.src("d"), "now a file"));
+  ASSERT_EQ(rmdir(host_.src("e").c_str()), 0);
+  ASSERT_EQ(symlink("../outside", host_.src("e").c_str()), 0);
+
+  for (uint64_t old : {d, e}) {
+    EXPECT_EQ(Call(FuseRequest::Open(old, O_RDONLY | O_DIRECTORY, /*dir=*/true)), Errno(ESTALE));
+    EXPECT_EQ(Call(FuseRequest::Lookup(old, "secret")), Errno(ESTALE));
+    EXPECT_EQ(Call(FuseRequest::Create(old, "planted", O_WRONLY, 0644, 0)), Errno(ESTALE));
+  }
+  FuseReply again = kernel().Call(FuseRequest::Lookup(abi::kRootId, "d"));
+  ASSERT_EQ(again.error(), kOk);
+  const abi::fuse_entry_out file = again.As<abi::fuse_entry_out>();
+  EXPECT_TRUE(S_ISREG(file.attr.mode));
+  EXPECT_NE(file.nodeid, d);
+  EXPECT_EQ(Call(FuseRequest::Open(file.nodeid, O_RDONLY | O_DIRECTORY, /*dir=*/true)),
+            Errno(ENOTDIR));
+  EXPECT_EQ(Call(FuseRequest::Lookup(file.nodeid, "x")), Errno(ENOTDIR));
+  EXPECT_EQ(HostList(host_.outside()), std::vector<std::string>{"secret"});
+}
+
+// A host thread swaps a directory of the tree with a symlink to a canary
+// directory outside it (rename(2) RENAME_EXCHANGE), and moves it out of the
+// tree and back, while requests on the directory's node and its child's
+// run through the fake kernel. Whatever each request answers, the canary
+// and its secret are never found, read, changed or added to. Bounded by
+// the number of rounds, not by time.
+TEST_F(LoopbackTest, HostRenamesRacingRequestsNeverReachOutside) {
+  constexpr int kRounds = 400;
+  ASSERT_EQ(mkdir(host_.src("d").c_str(), 0755), 0);
+  ASSERT_TRUE(WriteHostFile(host_.src("d/inner"), "in"));
+  ASSERT_EQ(mkdir(host_.outside("canary").c_str(), 0755), 0);
+  ASSERT_TRUE(WriteHostFile(host_.outside("canary/secret"), "canary secret"));
+  ASSERT_EQ(symlink(host_.outside("canary").c_str(), host_.src("s").c_str()), 0);
+  const HostSnapshot secret = Snapshot(host_.outside("canary/secret"));
+  const uint64_t secret_ino = secret.st.st_ino;
+  Serve();
+  const uint64_t d = NodeId("/d");
+  const uint64_t inner = NodeId("/d/inner");
+  const std::string dir = host_.src("d"), link = host_.src("s"), away = host_.outside("away");
+
+  std::atomic<bool> done{false};
+  std::atomic<int> swaps{0};
+  std::thread renamer([&] {
+    while (!done.load()) {
+      renameat2(AT_FDCWD, dir.c_str(), AT_FDCWD, link.c_str(), RENAME_EXCHANGE);
+      renameat2(AT_FDCWD, dir.c_str(), AT_FDCWD, link.c_str(), RENAME_EXCHANGE);
+      rename(dir.c_str(), away.c_str());
+      rename(away.c_str(), dir.c_str());
+      swaps++;
+    }
+  });
+  int found = 0;
+  for (int i = 0; i < kRounds; ++i) {
+    FuseReply r = kernel().Call(FuseRequest::Lookup(d, "secret"));
+    EXPECT_NE(r.error(), kOk) << "round " << i;
+    r = kernel().Call(FuseRequest::Lookup(d, "inner"));
+    if (r.error() == kOk) {
+      found++;
+      EXPECT_NE(r.As<abi::fuse_entry_out>().attr.ino, secret_ino);
+    }
+    r = kernel().Call(FuseRequest::Getattr(inner));
+    if (r.error() == kOk) {
+      EXPECT_NE(r.As<abi::fuse_attr_out>().attr.ino, secret_ino);
+    }
+    r = kernel().Call(FuseRequest::Open(inner, O_RDONLY));
+    if (r.error() == kOk) {
+      uint64_t fh = r.As<abi::fuse_open_out>().fh;
+      FuseReply data = kernel().Call(FuseRequest::Read(inner, fh, 0, 64));
+      if (data.error() == kOk) {
+        EXPECT_EQ(data.body, "in");
+      }
+      Call(FuseRequest::Release(inner, fh, O_RDONLY));
+    }
+    const std::string name = absl::StrCat("f", i);
+    r = kernel().Call(FuseRequest::Create(d, name, O_WRONLY, 0644, 0));
+    if (r.error() == kOk) {
+      auto entry = r.As<abi::fuse_entry_out>();
+      auto opened = r.As<abi::fuse_open_out>(sizeof(abi::fuse_entry_out));
+      Call(FuseRequest::Release(entry.nodeid, opened.fh, O_WRONLY));
+      Call(FuseRequest::Unlink(d, name));
+    }
+    if (Call(FuseRequest::Mkdir(d, name + "dir", 0755, 0)) == kOk) {
+      Call(FuseRequest::Rmdir(d, name + "dir"));
+    }
+    if (Call(FuseRequest::Mknod(d, name + "fifo", S_IFIFO | 0644, 0, 0)) == kOk) {
+      Call(FuseRequest::Unlink(d, name + "fifo"));
+    }
+    abi::fuse_setattr_in chmod_in{};
+    chmod_in.valid = abi::kFattrMode;
+    chmod_in.mode = (i % 2) ? 0640 : 0644;
+    Call(FuseRequest::Setattr(inner, chmod_in));
+    Call(FuseRequest::Setattr(d, chmod_in));
+    Call(FuseRequest::Setxattr(d, "user.race", "1", 0));
+    Call(FuseRequest::Unlink(d, "secret"));
+  }
+  done = true;
+  renamer.join();
+
+  EXPECT_GT(swaps.load(), 0);
+  EXPECT_GT(found, 0);
+  ExpectUntouched(secret, host_.outside("canary/secret"));
+  EXPECT_EQ(HostList(host_.outside("canary")), std::vector<std::string>{"secret"});
+  EXPECT_EQ(HostList(host_.outside()), std::vector<std::string>{"canary"});
+  EXPECT_TRUE(S_ISDIR(HostLstat(dir).st_mode));
+  for (const std::string& n : HostList(dir)) {
+    EXPECT_TRUE(n == "inner" || n[0] == 'f') << n;  // left by a request the race failed
+  }
 }
 
 TEST_F(LoopbackTest, PathsLongerThanPathMaxWork) {

@@ -9,9 +9,6 @@
 namespace fusekit::examples {
 namespace {
 
-// Nothing here ever changes, so the kernel may cache it for long.
-constexpr absl::Duration kTimeout = absl::Seconds(60);
-
 bool AttrFor(uint64_t nodeid, abi::fuse_attr* attr) {
   *attr = {};
   attr->ino = nodeid;
@@ -42,8 +39,8 @@ void HelloRawFs::Lookup(ReplyEntry reply, uint64_t parent, absl::string_view nam
   }
   EntryParam entry;
   entry.nodeid = kFileId;
-  entry.entry_timeout = kTimeout;
-  entry.attr_timeout = kTimeout;
+  entry.entry_timeout = entry_timeout_;
+  entry.attr_timeout = attr_timeout_;
   AttrFor(kFileId, &entry.attr);
   reply.Entry(entry);
 }
@@ -54,7 +51,7 @@ void HelloRawFs::Getattr(ReplyAttr reply, uint64_t nodeid, const abi::fuse_getat
     reply.Error(Errno(ENOENT));
     return;
   }
-  reply.Attr(attr, kTimeout);
+  reply.Attr(attr, attr_timeout_);
 }
 
 void HelloRawFs::Opendir(ReplyOpen reply, uint64_t nodeid, const abi::fuse_open_in&) {

@@ -1,6 +1,8 @@
 // rawhello: the hello filesystem on the raw interface.
 //
-//   bazel run //examples/rawhello -- MOUNTPOINT   serves until Ctrl-C / umount
+//   bazel run //examples/rawhello -- [flags] MOUNTPOINT   serves until Ctrl-C /
+//       SIGTERM / umount; the flags are the examples' common ones
+//       (examples/common: --debug, --threads, --entry_timeout, -o ...)
 //   bazel run //examples/rawhello                 demo: mounts on a temporary
 //       directory, shows `ls -l` and `cat` of hello.txt through real system
 //       calls, unmounts, and exits non-zero if anything misbehaved.
@@ -15,15 +17,10 @@
 #include <string>
 #include <vector>
 
-#include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/strings/str_format.h"
+#include "examples/common/example_main.h"
 #include "examples/rawhello/hello_raw_fs.h"
 #include "fuse/server.h"
-
-ABSL_FLAG(bool, debug, false, "print one line per FUSE request and reply");
-ABSL_FLAG(int, threads, 0, "worker threads (0: one per core)");
 
 namespace {
 
@@ -82,18 +79,16 @@ bool Cat(const std::string& path, std::string* content) {
   return n == 0;
 }
 
-int Demo(const fusekit::ServerOptions& options) {
+int Demo(HelloRawFs* fs, const fusekit::Options& options) {
   char tmpl[] = "/tmp/rawhello.XXXXXX";
   if (mkdtemp(tmpl) == nullptr) {
     perror("mkdtemp");
     return 1;
   }
   std::string mountpoint = tmpl;
-  HelloRawFs fs;
-  auto server = fusekit::Mount(mountpoint, &fs, {.fsname = "rawhello", .subtype = "rawhello"},
-                               options);
+  auto server = fusekit::Mount(mountpoint, fs, options.mount, options.server);
   if (!server.ok()) {
-    absl::FPrintF(stderr, "rawhello: %s\n", server.status().ToString());
+    absl::FPrintF(stderr, "rawhello: %s\n", server.status().message());
     rmdir(tmpl);
     return 2;
   }
@@ -115,29 +110,29 @@ int Demo(const fusekit::ServerOptions& options) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "Mounts the hello filesystem (hello.txt: \"Hello, world!\") on MOUNTPOINT using "
-      "fusekit's raw interface.\nUsage: rawhello [flags] [MOUNTPOINT]\nWithout MOUNTPOINT, "
-      "runs a demo on a temporary directory and unmounts.");
-  std::vector<char*> args = absl::ParseCommandLine(argc, argv);
+  namespace ex = fusekit::examples;
+  std::vector<std::string> args = ex::ParseFlags(
+      argc, argv,
+      "rawhello [MOUNTPOINT]: mounts the hello filesystem (hello.txt: \"Hello, world!\") on "
+      "MOUNTPOINT using fusekit's raw interface, until Ctrl-C, SIGTERM or umount. Without "
+      "MOUNTPOINT, runs a demo on a temporary directory and unmounts.",
+      0, 1);
+  // The node-tree options carry the common flags; the raw interface takes
+  // their mount and server parts, and the timeouts go to the filesystem.
+  fusekit::Options options = ex::OptionsFromFlags("rawhello");
+  HelloRawFs fs(options.entry_timeout, options.attr_timeout);
   // Before mounting, so a signal can never leave a stale mount behind (the
   // demo just finishes and unmounts).
   fusekit::CatchTerminationSignals();
-  fusekit::ServerOptions options;
-  options.debug = absl::GetFlag(FLAGS_debug);
-  options.workers = absl::GetFlag(FLAGS_threads);
-  if (args.size() == 1) return Demo(options);
-  if (args.size() != 2) {
-    absl::FPrintF(stderr, "rawhello: expected one MOUNTPOINT, got %d arguments\n",
-                  args.size() - 1);
-    return 2;
+  if (args.empty()) return Demo(&fs, options);
+  if (absl::Status s = ex::CheckMountpoint(args[0]); !s.ok()) {
+    absl::FPrintF(stderr, "rawhello: %s\n", s.message());
+    return ex::kExitUsage;
   }
-  HelloRawFs fs;
-  auto server = fusekit::Mount(args[1], &fs, {.fsname = "rawhello", .subtype = "rawhello"},
-                               options);
+  auto server = fusekit::Mount(args[0], &fs, options.mount, options.server);
   if (!server.ok()) {
     absl::FPrintF(stderr, "rawhello: %s\n", server.status().message());
-    return 2;
+    return ex::kExitUsage;
   }
   absl::FPrintF(stderr, "rawhello: serving %s (Ctrl-C or umount to stop)\n",
                 (*server)->mountpoint());

@@ -7,9 +7,13 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <memory>
+#include <utility>
+#include <vector>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
@@ -26,6 +30,7 @@ const absl::flat_hash_set<std::string>& KnownFeatures() {
       "mknod",          // device nodes and fifos
       "xattr",          // user.* extended attributes
       "posix_lock",     // fcntl F_SETLK / F_GETLK / F_OFD_*
+      "posix_lock_pid",  // F_GETLK reports the holding process's pid
       "flock",          // flock(2)
       "fallocate",      // fallocate(2) mode 0
       "punch_hole",     // FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE
@@ -101,7 +106,8 @@ PosixTarget TmpfsTarget() {
   t.name = "tmpfs";
   t.set_up = [state]() -> absl::StatusOr<std::string> {
     if (::geteuid() == 0) {
-      std::string dir = TempBase() + "/tmpfs.XXXXXX";
+      // Under a directory every uid can reach: cases run steps as others.
+      std::string dir = PosixScratchBase() + "/tmpfs.XXXXXX";
       if (::mkdtemp(dir.data()) == nullptr) {
         return absl::InternalError(absl::StrCat("mkdtemp ", dir, ": ", strerror(errno)));
       }
@@ -135,6 +141,48 @@ PosixTarget TmpfsTarget() {
     state->dir.clear();
   };
   return t;
+}
+
+namespace {
+
+// True if the id map at `path` (/proc/self/uid_map's format: inside,
+// outside, count per line) maps every id in [0, 65535).
+bool MapsLowIds(const char* path) {
+  FILE* f = std::fopen(path, "re");
+  if (f == nullptr) return false;
+  uint64_t covered = 0;  // ids [0, covered) are mapped
+  std::vector<std::pair<uint64_t, uint64_t>> ranges;
+  unsigned long long inside = 0, outside = 0, count = 0;
+  while (std::fscanf(f, "%llu %llu %llu", &inside, &outside, &count) == 3) {
+    ranges.emplace_back(inside, inside + count);
+  }
+  std::fclose(f);
+  std::sort(ranges.begin(), ranges.end());
+  for (const auto& [begin, end] : ranges) {
+    if (begin > covered) break;
+    covered = std::max<uint64_t>(covered, end);
+  }
+  return covered >= 65535;
+}
+
+}  // namespace
+
+std::string OtherUsersUnavailableReason() {
+  if (::geteuid() != 0) return "not root: cannot act as other users";
+  if (!MapsLowIds("/proc/self/uid_map") || !MapsLowIds("/proc/self/gid_map")) {
+    return "this user namespace (a sandbox?) does not map uids and gids 0-65534: "
+           "run outside it (bazel test --strategy=TestRunner=local)";
+  }
+  return "";
+}
+
+std::string PosixScratchBase() {
+  const std::string base = TempBase();
+  for (std::string dir = base; !dir.empty(); dir = dir.substr(0, dir.rfind('/'))) {
+    struct stat st {};
+    if (::stat(dir.c_str(), &st) != 0 || (st.st_mode & S_IXOTH) == 0) return "/tmp";
+  }
+  return base;
 }
 
 }  // namespace fusekit

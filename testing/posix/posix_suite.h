@@ -18,6 +18,7 @@
 // and links //testing/posix:posix_suite_all (alwayslink) with gtest_main.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <string>
 
@@ -47,6 +48,10 @@ struct PosixTarget {
   // True when the directory is on a FUSE mount (some cases need to know,
   // for instance which errno a refused O_DIRECT gives).
   bool is_fuse = false;
+  // The size limit the filesystem enforces (statfs reports it and writes
+  // past it fail with ENOSPC); 0: none declared, and the cases that fill the
+  // filesystem are SKIPPED. Keep it small (tens of MiB): a case fills it.
+  uint64_t size_limit_bytes = 0;
 };
 
 // The fixture every case of the suite uses: TEST_P(PosixTest, Name).
@@ -86,19 +91,48 @@ class PosixTest : public ::testing::TestWithParam<const PosixTarget*> {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root: " << (why);               \
   } while (0)
 
+// Why this process cannot run steps as other users, or "" if it can: it
+// must be root, in a user namespace mapping every uid and gid up to 65534
+// (cases switch to 65534 and 65533 and chown to small ids; Bazel's
+// linux-sandbox maps root alone).
+std::string OtherUsersUnavailableReason();
+
+// Skips the current test unless the process can act as other users (see
+// OtherUsersUnavailableReason).
+#define POSIX_REQUIRE_OTHER_USERS(why)                                           \
+  do {                                                                           \
+    std::string posix_users_reason_ = ::fusekit::OtherUsersUnavailableReason(); \
+    if (!posix_users_reason_.empty()) {                                          \
+      GTEST_SKIP() << posix_users_reason_ << " (" << (why) << ")";              \
+    }                                                                            \
+  } while (0)
+
 // Test names: "<target name>".
 std::string PosixTargetName(const ::testing::TestParamInfo<const PosixTarget*>& info);
 
 // Instantiates every case of the suite for `target_expr` (a PosixTarget,
 // built once and kept for the life of the process).
+// (gtest evaluates the generator once per case: one target, held by a
+// function-local static so LeakSanitizer sees it reachable.)
 #define INSTANTIATE_POSIX_SUITE(prefix, target_expr)                             \
+  const ::fusekit::PosixTarget* prefix##PosixSuiteTarget() {                     \
+    static const ::fusekit::PosixTarget* const target =                          \
+        new ::fusekit::PosixTarget(target_expr);                                 \
+    return target;                                                               \
+  }                                                                              \
   INSTANTIATE_TEST_SUITE_P(prefix, PosixTest,                                    \
-                           ::testing::Values(new ::fusekit::PosixTarget(target_expr)), \
+                           ::testing::Values(prefix##PosixSuiteTarget()),        \
                            ::fusekit::PosixTargetName)
 
 // The reference target: a fresh kernel tmpfs for each test (mounted on a
 // temporary directory as root; otherwise a new directory under /dev/shm if
 // that is a tmpfs; otherwise Unavailable).
 PosixTarget TmpfsTarget();
+
+// A directory to put targets' mount points under that every uid can reach
+// (cases run steps as other users): $TEST_TMPDIR when it and each directory
+// above it are searchable by all, otherwise /tmp (as root under Bazel,
+// $TEST_TMPDIR is inside /root, mode 0700).
+std::string PosixScratchBase();
 
 }  // namespace fusekit

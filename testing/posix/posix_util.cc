@@ -1,6 +1,7 @@
 #include "testing/posix/posix_util.h"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -65,6 +66,24 @@ int RunInChild(const std::function<int()>& body, int uid, int gid) {
   if (!WIFEXITED(status)) return -1;
   int code = WEXITSTATUS(status);
   return code == 255 ? -1 : code;
+}
+
+int RunAsUser(const std::function<int()>& body, int uid, int gid) {
+  return RunInChild(
+      [&body, uid, gid]() -> int {
+        if (::setgroups(0, nullptr) != 0) return 255;
+        if (::setresgid(gid, gid, gid) != 0) return 255;
+        if (::setresuid(uid, uid, uid) != 0) return 255;
+        return body();
+      });
+}
+
+bool Eventually(const std::function<bool()>& condition) {
+  for (int i = 0; i < 5000; ++i) {
+    if (condition()) return true;
+    ::usleep(1000);
+  }
+  return condition();
 }
 
 }  // namespace fusekit::posix

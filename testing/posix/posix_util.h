@@ -27,4 +27,16 @@ bool Exists(const std::string& path);
 // an errno. Returns -1 if the child crashed or could not start.
 int RunInChild(const std::function<int()>& body, int uid = -1, int gid = -1);
 
+// Polls `condition` (every millisecond, for up to 5 seconds) until it
+// holds; false if it never did. For effects that reach a FUSE filesystem a
+// moment after the system call returned (RELEASE after the last close(2),
+// FORGET of an unlinked inode). The bound only keeps a broken case from
+// hanging; it is not a timing assertion.
+bool Eventually(const std::function<bool()>& condition);
+
+// Like RunInChild with a uid and gid, but the child also drops the
+// supplementary groups it inherited (root's), so it is exactly `uid`:`gid`,
+// a member of no other group (permission cases that involve group access).
+int RunAsUser(const std::function<int()>& body, int uid, int gid);
+
 }  // namespace fusekit::posix
