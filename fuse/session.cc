@@ -73,7 +73,15 @@ Session::Session(RawFileSystem* fs, InitOptions init, bool debug, LogSink log,
       debug_(debug),
       log_(log ? std::move(log) : LogSink(DefaultLog)),
       writer_(std::move(writer)),
-      interrupts_enabled_(init.interrupts) {}
+      interrupts_enabled_(init.interrupts) {
+  // Sized up front: a small table grows (allocates) when its deleted slots
+  // run out, a larger one reuses them in place, so requests coming and
+  // going allocate nothing once the server runs.
+  for (Shard& shard : shards_) {
+    MutexLock lock(&shard.mu);
+    shard.in_flight.reserve(32);
+  }
+}
 
 Session::~Session() = default;
 

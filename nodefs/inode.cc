@@ -321,6 +321,13 @@ Inode* Inode::GetChild(absl::string_view name) {
   return child;
 }
 
+size_t Inode::SubdirCount() {
+  MutexLock lock(&mu_);
+  size_t n = 0;
+  for (const auto& [name, child] : children_) n += child->IsDir() ? 1 : 0;
+  return n;
+}
+
 std::vector<std::pair<std::string, Inode*>> Inode::Children() {
   MutexLock lock(&mu_);
   std::vector<std::pair<std::string, Inode*>> out;

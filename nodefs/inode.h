@@ -73,6 +73,9 @@ class Inode : public std::enable_shared_from_this<Inode> {
   bool ExchangeChild(absl::string_view name, Inode* new_parent, absl::string_view new_name);
   // The child under `name`, or null. Valid while the entry stays.
   Inode* GetChild(absl::string_view name);
+  // How many children are directories (for a directory's link count),
+  // without copying the children.
+  size_t SubdirCount();
   // A snapshot of the children, in name order.
   std::vector<std::pair<std::string, Inode*>> Children();
   // A snapshot of the (directory, name) pairs holding this inode.

@@ -660,8 +660,8 @@ std::unique_ptr<MemDir> MemDir::NewRoot(const MemFsOptions& options) {
 
 Errno MemDir::Getattr(const Context& ctx, FileHandle* fh, AttrOut* out) {
   // A directory's link count: its own entry, ".", and each subdirectory's "..".
-  uint32_t subdirs = 0;
-  for (auto& [name, child] : inode()->Children()) subdirs += child->IsDir() ? 1 : 0;
+  // (Counted in place: a GETATTR allocates nothing.)
+  uint32_t subdirs = static_cast<uint32_t>(inode()->SubdirCount());
   MutexLock lock(&mu_);
   FillAttrLocked(&out->attr);
   out->attr.nlink = 2 + subdirs;
