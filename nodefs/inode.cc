@@ -83,11 +83,14 @@ Inode::~Inode() {
     children.swap(children_);
   }
   for (auto& [name, child] : children) {
+    // Held across the release: once this parent is gone another thread's
+    // MaybeRelease (a FORGET of the child) may free the child at any time.
+    std::shared_ptr<Inode> keep = child->weak_from_this().lock();
     {
       MutexLock lock(&child->mu_);
       child->RemoveParent(this, name);
     }
-    bridge_->MaybeRelease(child);
+    if (keep) bridge_->MaybeRelease(child);
   }
 }
 
