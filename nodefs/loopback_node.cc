@@ -475,9 +475,9 @@ void LoopbackNode::FixNewObject(const Context& ctx, int dir, absl::string_view n
   // A directory under a set-group-ID directory inherits the bit: keep it.
   mode_t final_mode = wanted | (S_ISDIR(st.st_mode) ? (st.st_mode & S_ISGID) : 0);
   if (fd >= 0) {
-    (void)fchmod(fd, final_mode);
+    (void)!fchmod(fd, final_mode);
   } else {
-    (void)fchmodat(dir, n.c_str(), final_mode, AT_SYMLINK_NOFOLLOW);
+    (void)!fchmodat(dir, n.c_str(), final_mode, AT_SYMLINK_NOFOLLOW);
   }
 }
 
