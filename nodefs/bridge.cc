@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "nodefs/pins.h"
 
@@ -320,8 +322,15 @@ void Bridge::FinishCreate(ReplyEntry& reply, Errno result, Inode* parent, absl::
     return;
   }
   // In the tree first, so attributes that depend on it (link counts) count
-  // the new name.
-  parent->AddChild(name, child, /*overwrite=*/true);
+  // the new name. A name the tree refuses (the node accepted a name the
+  // tree cannot hold, or created in a non-directory) would leave the kernel
+  // a dentry nothing backs.
+  if (!parent->AddChild(name, child, /*overwrite=*/true)) {
+    LogLine(absl::StrCat("a creating method of ", parent->Path(), " returned a child the tree",
+                         " cannot hold as '", name, "'"));
+    reply.Error(Errno(EIO));
+    return;
+  }
   if (out.attr.mode == 0) {  // the node left the attributes to us
     AttrOut attr{.timeout = out.attr_timeout};
     Context ctx(&reply);
@@ -486,7 +495,10 @@ void Bridge::Forget(const RequestContext& context, uint64_t nodeid, uint64_t nlo
     LogLine(absl::StrCat("FORGET for unknown node ", nodeid, " (ignored)"));
     return;
   }
-  AdjustLookup(inode.get(), -static_cast<int64_t>(nlookup));
+  // nlookup comes off the wire: 2^63 and above do not negate as int64_t.
+  // Any count past what the inode holds clamps to 0 in AdjustLookup anyway.
+  constexpr uint64_t kMaxForget = uint64_t{1} << 62;
+  AdjustLookup(inode.get(), -static_cast<int64_t>(std::min(nlookup, kMaxForget)));
 }
 
 void Bridge::Getattr(ReplyAttr reply, uint64_t nodeid, const abi::fuse_getattr_in& in) {
@@ -654,6 +666,15 @@ void Bridge::Create(ReplyCreate reply, uint64_t parent, absl::string_view name,
   Errno e = dir->node()->Create(ctx, name, NodeOpenFlags(in.flags, writeback_.load()), in.mode,
                                 &out, &child, &open);
   if (e.ok() && child == nullptr) e = Errno(EIO);
+  if (e.ok() && (child->stable().mode & S_IFMT) != S_IFREG) {
+    // The kernel takes only a regular file from CREATE: anything else is
+    // EIO there (fs/fuse/dir.c: fuse_create_open), with the lookup and the
+    // open we would count never given back.
+    LogLine(absl::StrCat("Create of '", name, "' in ", dir->Path(),
+                         " returned a node that is not a regular file"));
+    if (open.handle) open.handle->Release(ctx);
+    e = Errno(EIO);
+  }
   if (!e.ok()) {
     reply.Error(e);
     return;
