@@ -106,6 +106,12 @@ Errno Reply::Send(const struct iovec* iov, int count) {
   return session->WriteReply(fd_, context_.unique, opcode_, 0, iov, count, start_);
 }
 
+Errno Reply::SendFromFd(int fd, off_t offset, size_t size) {
+  if (session_ == nullptr) return Errno(EINVAL);
+  Session* session = std::exchange(session_, nullptr);
+  return session->WriteReplyFromFd(fd_, context_.unique, opcode_, fd, offset, size, start_);
+}
+
 // --- Typed replies --------------------------------------------------------------
 
 Errno ReplyEmpty::Ok() { return Send(nullptr, 0); }
@@ -149,6 +155,10 @@ Errno ReplyData::Data(absl::string_view data) {
 
 Errno ReplyData::DataIov(absl::Span<const struct iovec> parts) {
   return Send(parts.data(), static_cast<int>(parts.size()));
+}
+
+Errno ReplyData::DataFromFd(int fd, off_t offset, size_t size) {
+  return SendFromFd(fd, offset, size);
 }
 
 Errno ReplyWrite::Written(uint64_t bytes) {

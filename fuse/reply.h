@@ -15,6 +15,7 @@
 //   other   the write failed (the connection is going away).
 #pragma once
 
+#include <sys/types.h>
 #include <sys/uio.h>
 
 #include <cstdint>
@@ -94,6 +95,8 @@ class Reply {
  protected:
   // Sends a success reply made of `iov` (the header is prepended).
   Errno Send(const struct iovec* iov, int count);
+  // Sends a success reply carrying `size` bytes of `fd` at `offset`.
+  Errno SendFromFd(int fd, off_t offset, size_t size);
   uint32_t minor() const;
 
  protected:
@@ -146,6 +149,13 @@ class ReplyData : public Reply {
   Errno Data(absl::Span<const uint8_t> data);
   Errno Data(absl::string_view data);
   Errno DataIov(absl::Span<const struct iovec> parts);
+  // READ from a file: `size` bytes of `fd` at `offset`, fewer at its end.
+  // On /dev/fuse with InitOptions::splice_write the pages are spliced to
+  // the kernel and never copied into the daemon; otherwise (the fake
+  // kernel's socket, splice off or refused) they are pread into a
+  // per-thread buffer and written. `fd` must stay open until this returns.
+  // A read error before the first byte answers that error.
+  Errno DataFromFd(int fd, off_t offset, size_t size);
 };
 
 class ReplyWrite : public Reply {

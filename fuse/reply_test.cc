@@ -1104,7 +1104,11 @@ TEST(ReplyCompat, Minor3StatfsIs48) {
 
 uint64_t Granted(uint64_t offered) {
   InitOptions init = PinnedInit();
-  return init.want & offered & ~init.refuse;
+  uint64_t want = init.want;
+  // The data-path switches ask for their capabilities themselves.
+  if (init.splice_write) want |= abi::kInitSpliceWrite;
+  if (init.passthrough) want |= abi::kInitPassthrough;
+  return want & offered & ~init.refuse;
 }
 
 // fuse_init_out at 7.45 for PinnedInit() and the kernel's offer.

@@ -60,6 +60,7 @@ Server::Server(RawFileSystem* fs, ScopedFd fd, std::unique_ptr<KernelMount> moun
   is_device_ = ::fstat(main_fd_, &st) == 0 && S_ISCHR(st.st_mode);
   session_ = std::make_unique<Session>(fs, options.init, options.debug, options.log,
                                        options.writer);
+  session_->SetDeviceTransport(is_device_);
   notifier_ = std::make_unique<Notifier>(session_.get(), main_fd_);
 }
 
@@ -127,6 +128,31 @@ void Server::WorkerLoop(int fd) {
   // Interrupted()) would keep Wait() from returning: tell them.
   if (channel_gone || stopping_.load()) session_->ConnectionEnded();
   running_workers_.fetch_sub(1);
+}
+
+int Server::DeviceIoctl(unsigned long request, void* arg) {
+  if (options_.device_ioctl) return options_.device_ioctl(main_fd_, request, arg);
+  int result = ::ioctl(main_fd_, request, arg);
+  return result < 0 ? -errno : result;
+}
+
+Errno Server::OpenBacking(int backing_fd, int32_t* backing_id) {
+  if (!session_->initialized() || !session_->connection().Has(abi::kInitPassthrough)) {
+    return Errno(EOPNOTSUPP);
+  }
+  abi::fuse_backing_map map{};
+  map.fd = backing_fd;
+  int result = DeviceIoctl(abi::kDevIocBackingOpen, &map);
+  if (result < 0) return Errno(-result);
+  if (result == 0) return Errno(EIO);  // ids start at 1
+  *backing_id = result;
+  return kOk;
+}
+
+Errno Server::CloseBacking(int32_t backing_id) {
+  uint32_t id = static_cast<uint32_t>(backing_id);
+  int result = DeviceIoctl(abi::kDevIocBackingClose, &id);
+  return result < 0 ? Errno(-result) : kOk;
 }
 
 void Server::Wait() {

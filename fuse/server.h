@@ -8,6 +8,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -39,6 +40,10 @@ struct ServerOptions {
   InitOptions init;
   // Test seam: how replies and notifications are written (fuse/session.h).
   ChannelWriter writer;
+  // Test seam: ioctl(2) on the channel fd for the passthrough registry
+  // (OpenBacking/CloseBacking). Returns the ioctl's result, or -errno.
+  // Null: ioctl(2) itself.
+  std::function<int(int fd, unsigned long request, void* arg)> device_ioctl;
 };
 
 // A running server on one connection. Thread-safe. Destroying it unmounts
@@ -70,6 +75,18 @@ class Server {
   // that came before this call).
   int WaitForUnmountOrSignal();
 
+  // --- FUSE passthrough (InitOptions::passthrough) -----------------------
+  // Registers `backing_fd` (an open regular file; the kernel keeps its own
+  // reference, so the caller may close it) with the kernel and returns its
+  // backing id for an open reply's FOPEN_PASSTHROUGH (OpenParam::backing_id).
+  // Errors: EOPNOTSUPP when passthrough was not negotiated; from the kernel
+  // EPERM (no CAP_SYS_ADMIN), EINVAL/EISDIR (not a regular file), ELOOP (a
+  // backing file on a stacked filesystem), ENOTTY (not /dev/fuse).
+  Errno OpenBacking(int backing_fd, int32_t* backing_id);
+  // Drops a backing id. Files the kernel already opened with it keep
+  // working; a new open must not name it any more.
+  Errno CloseBacking(int32_t backing_id);
+
   // Waits for FUSE_INIT; false on timeout or if the connection ended first.
   bool WaitInitialized(absl::Duration timeout);
   // The negotiated settings; valid once WaitInitialized() returned true.
@@ -87,6 +104,8 @@ class Server {
          const ServerOptions& options);
   void Start();
   void WorkerLoop(int fd);
+  // ioctl(2) on the main channel fd (or the test seam): result or -errno.
+  int DeviceIoctl(unsigned long request, void* arg);
 
   const ServerOptions options_;
   std::unique_ptr<KernelMount> mount_;  // null when serving a socket

@@ -1,6 +1,7 @@
 #include "fuse/session.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -72,7 +73,15 @@ Session::Session(RawFileSystem* fs, InitOptions init, bool debug, LogSink log,
       debug_(debug),
       log_(log ? std::move(log) : LogSink(DefaultLog)),
       writer_(std::move(writer)),
-      interrupts_enabled_(init.interrupts) {}
+      interrupts_enabled_(init.interrupts) {
+  // Sized up front: a small table grows (allocates) when its deleted slots
+  // run out, a larger one reuses them in place, so requests coming and
+  // going allocate nothing once the server runs.
+  for (Shard& shard : shards_) {
+    MutexLock lock(&shard.mu);
+    shard.in_flight.reserve(32);
+  }
+}
 
 Session::~Session() = default;
 
@@ -200,7 +209,16 @@ void Session::HandleInit(int fd, const DecodedRequest& request) {
   uint32_t max_write = ClampMaxWrite(init_options_.max_write);
   uint64_t want = init_options_.want;
   if (max_write > 32 * kPageSize) want |= abi::kInitMaxPages;
+  if (init_options_.splice_write) want |= abi::kInitSpliceWrite;
+  if (init_options_.passthrough) want |= abi::kInitPassthrough;
   uint64_t granted = want & offered & ~init_options_.refuse;
+  if ((granted & abi::kInitPassthrough) && (granted & abi::kInitWritebackCache)) {
+    // The kernel enables passthrough only without the writeback cache
+    // (fs/fuse/inode.c: process_init_reply); granting both would leave
+    // passthrough silently off.
+    Log("fusekit: passthrough asked with the writeback cache: the writeback cache is off");
+    granted &= ~abi::kInitWritebackCache;
+  }
   if (!(granted & abi::kInitMaxPages)) max_write = std::min<uint32_t>(max_write, 32 * kPageSize);
   // The informational INIT_EXT bit is ours to set when flags2 is in use.
   granted &= ~abi::kInitExt;
@@ -231,8 +249,14 @@ void Session::HandleInit(int fd, const DecodedRequest& request) {
   out.max_write = info.max_write;
   out.time_gran = info.time_gran;
   out.max_pages = info.max_pages;
+  // Backing files may sit on any filesystem that is not itself stacked
+  // (max_stack_depth 1: ours becomes a stacking filesystem of depth 1).
+  if (granted & abi::kInitPassthrough) out.max_stack_depth = 1;
 
   connection_ = info;
+  splice_replies_.store(device_ && !writer_ && init_options_.splice_write &&
+                            (granted & abi::kInitSpliceWrite) != 0,
+                        std::memory_order_relaxed);
   decode_minor_.store(minor, std::memory_order_relaxed);
   setxattr_ext_.store((granted & abi::kInitSetxattrExt) != 0, std::memory_order_relaxed);
   // Held until the reply is out, so notifications sent from Init() follow it.
@@ -422,9 +446,15 @@ Errno Session::WriteReply(int fd, uint64_t unique, uint32_t opcode, int error,
   all[0] = {&out, sizeof(out)};
   Errno result = WriteRaw(fd, all, count + 1);
   EndRequest(unique);
+  LogReply(opcode, unique, error, total, result, start, "");
+  return result;
+}
+
+void Session::LogReply(uint32_t opcode, uint64_t unique, int error, size_t total, Errno result,
+                       absl::Time start, absl::string_view how) {
   if (debug_) {
-    Log(absl::StrFormat("<- %s unique=%d %s len=%d%s (%s)", OpcodeName(opcode), unique,
-                        ErrnoName(error), total,
+    Log(absl::StrFormat("<- %s unique=%d %s len=%d%s%s (%s)", OpcodeName(opcode), unique,
+                        ErrnoName(error), total, how,
                         result.ok() ? "" : absl::StrCat(" write failed: ", ErrnoName(result)),
                         start == absl::InfinitePast()
                             ? "-"
@@ -433,7 +463,165 @@ Errno Session::WriteReply(int fd, uint64_t unique, uint32_t opcode, int error,
     Log(absl::StrFormat("fusekit: reply to %s unique=%d failed: %s", OpcodeName(opcode), unique,
                         DescribeErrno(result)));
   }
-  return result;
+}
+
+// --- READ replies from a file descriptor ------------------------------------------
+
+namespace {
+
+// A worker's pipe for splicing replies: header and file pages go in, the
+// whole message goes to /dev/fuse in one splice (the kernel takes a reply
+// only whole: fs/fuse/dev.c fuse_dev_splice_write). One per thread, made on
+// first use, grown to the largest reply seen.
+class SplicePipe {
+ public:
+  ~SplicePipe() { Close(); }
+  // Makes sure a message of `bytes` fits: every pipe buffer holds at most
+  // one page, the header takes one and an unaligned file range one more
+  // than its size in pages.
+  bool Fit(size_t bytes) {
+    size_t need = ((bytes + kPageSize - 1) / kPageSize + 2) * kPageSize;
+    if (read_end_ >= 0 && capacity_ >= need) return true;
+    if (read_end_ < 0) {
+      int fds[2];
+      if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) return false;
+      read_end_ = fds[0];
+      write_end_ = fds[1];
+      int size = ::fcntl(write_end_, F_GETPIPE_SZ);
+      capacity_ = size > 0 ? static_cast<size_t>(size) : 0;
+    }
+    if (capacity_ >= need) return true;
+    // Above /proc/sys/fs/pipe-max-size only with CAP_SYS_RESOURCE: if it
+    // cannot grow, such replies are copied.
+    int size = ::fcntl(write_end_, F_SETPIPE_SZ, static_cast<int>(need));
+    if (size > 0) capacity_ = static_cast<size_t>(size);
+    return capacity_ >= need;
+  }
+  void Close() {
+    if (read_end_ >= 0) ::close(read_end_);
+    if (write_end_ >= 0) ::close(write_end_);
+    read_end_ = write_end_ = -1;
+    capacity_ = 0;
+  }
+  int read_end() const { return read_end_; }
+  int write_end() const { return write_end_; }
+
+ private:
+  int read_end_ = -1;
+  int write_end_ = -1;
+  size_t capacity_ = 0;
+};
+
+thread_local SplicePipe t_splice_pipe;
+
+// Reads exactly `size` bytes from a pipe holding at least that many.
+bool ReadAll(int fd, uint8_t* out, size_t size) {
+  while (size > 0) {
+    ssize_t n = ::read(fd, out, size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    out += n;
+    size -= static_cast<size_t>(n);
+  }
+  return true;
+}
+
+// The buffer READ replies are copied through when they are not spliced;
+// grows to the largest read, then no allocation.
+uint8_t* CopyBuffer(size_t size) {
+  thread_local std::unique_ptr<uint8_t[]> buffer;
+  thread_local size_t capacity = 0;
+  if (capacity < size) {
+    buffer.reset(new uint8_t[size]);
+    capacity = size;
+  }
+  return buffer.get();
+}
+
+}  // namespace
+
+bool Session::SpliceReply(int fd, uint64_t unique, int data_fd, off_t offset, size_t size,
+                          uint8_t* buffer, size_t* moved, Errno* result) {
+  *moved = 0;
+  SplicePipe& pipe = t_splice_pipe;
+  abi::fuse_out_header out{};
+  out.len = static_cast<uint32_t>(sizeof(out) + size);
+  out.unique = unique;
+  if (!pipe.Fit(out.len)) return false;
+  if (::write(pipe.write_end(), &out, sizeof(out)) != static_cast<ssize_t>(sizeof(out))) {
+    pipe.Close();
+    return false;
+  }
+  loff_t at = offset;
+  while (*moved < size) {
+    ssize_t n = ::splice(data_fd, &at, pipe.write_end(), nullptr, size - *moved,
+                         SPLICE_F_NONBLOCK);
+    if (n > 0) {
+      *moved += static_cast<size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    break;  // end of file, or the file cannot splice: copy instead
+  }
+  if (*moved < size) {
+    // The header in the pipe announces more than there is: take it all
+    // back out (what was spliced is the start of the data) and let the
+    // caller send a copy with the right length.
+    uint8_t header[sizeof(out)];
+    if (!ReadAll(pipe.read_end(), header, sizeof(header)) ||
+        !ReadAll(pipe.read_end(), buffer, *moved)) {
+      pipe.Close();
+      *moved = 0;
+    }
+    return false;
+  }
+  for (;;) {
+    // No SPLICE_F_MOVE: the kernel would steal the pages out of the
+    // source file's page cache.
+    ssize_t n = ::splice(pipe.read_end(), nullptr, fd, nullptr, out.len, 0);
+    if (n == static_cast<ssize_t>(out.len)) {
+      *result = kOk;
+      return true;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    *result = n < 0 ? Errno::Last() : Errno(EIO);
+    break;
+  }
+  // Whatever the kernel left in the pipe is of no use now.
+  pipe.Close();
+  *moved = 0;
+  // ENOENT: the request is gone (interrupted); the connection ending: a
+  // copy would fail the same way. Others (the device refusing a splice):
+  // try the copy.
+  return *result == Errno(ENOENT) || *result == Errno(ENODEV) || *result == Errno(ENOTCONN);
+}
+
+Errno Session::WriteReplyFromFd(int fd, uint64_t unique, uint32_t opcode, int data_fd,
+                                off_t offset, size_t size, absl::Time start) {
+  size = std::min<size_t>(size, kMaxMaxWrite * 2);
+  uint8_t* buffer = CopyBuffer(std::max<size_t>(size, 1));
+  size_t done = 0;
+  if (size > 0 && splice_replies_.load(std::memory_order_relaxed)) {
+    Errno result;
+    if (SpliceReply(fd, unique, data_fd, offset, size, buffer, &done, &result)) {
+      EndRequest(unique);
+      LogReply(opcode, unique, 0, sizeof(abi::fuse_out_header) + size, result, start, " splice");
+      return result;
+    }
+  }
+  while (done < size) {
+    ssize_t n = ::pread(data_fd, buffer + done, size - done, offset + static_cast<off_t>(done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (done > 0) break;
+      Errno error = Errno::Last();
+      return WriteReply(fd, unique, opcode, error.value(), nullptr, 0, start);
+    }
+    if (n == 0) break;  // end of file
+    done += static_cast<size_t>(n);
+  }
+  struct iovec iov = {buffer, done};
+  return WriteReply(fd, unique, opcode, 0, &iov, done > 0 ? 1 : 0, start);
 }
 
 void Session::ReplyError(int fd, uint64_t unique, uint32_t opcode, int error, absl::Time start) {

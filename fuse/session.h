@@ -8,6 +8,7 @@
 // Thread-safe: any number of workers may call HandleMessage concurrently.
 #pragma once
 
+#include <sys/types.h>
 #include <sys/uio.h>
 
 #include <atomic>
@@ -44,6 +45,19 @@ struct InitOptions {
   // false: the first INTERRUPT is answered ENOSYS and the kernel stops
   // sending them.
   bool interrupts = true;
+  // READ replies from a file descriptor (ReplyData::DataFromFd) go out with
+  // splice(2): the file's pages move through a per-worker pipe to /dev/fuse
+  // without being copied into the daemon. Used only on /dev/fuse (not on
+  // the fake kernel's socket) and when the kernel offers SPLICE_WRITE;
+  // otherwise, or false, the data is read into a buffer and written.
+  bool splice_write = true;
+  // FUSE passthrough (Linux 6.9+): asks FUSE_PASSTHROUGH (max_stack_depth
+  // 1), so opens may name a backing file (Server::OpenBacking) whose reads
+  // and writes the kernel then does itself. Registering backing files needs
+  // CAP_SYS_ADMIN. The kernel refuses passthrough together with the
+  // writeback cache: when both are asked, passthrough wins and
+  // kInitWritebackCache is not granted.
+  bool passthrough = false;
 
   static constexpr uint64_t kDefaultWant =
       abi::kInitAsyncRead | abi::kInitBigWrites | abi::kInitAtomicOTrunc |
@@ -69,6 +83,9 @@ class Session {
 
   // Handles one complete message read from `fd`; replies go to `fd`.
   void HandleMessage(int fd, absl::Span<const uint8_t> message);
+  // Called once before serving: whether the channel fds are /dev/fuse
+  // descriptors (splice works) or sockets.
+  void SetDeviceTransport(bool device) { device_ = device; }
 
   // The size a read buffer needs for the negotiated (or offered) max_write.
   size_t BufferSize() const;
@@ -98,6 +115,11 @@ class Session {
   // Writes a reply (header prepended) and ends the request's bookkeeping.
   Errno WriteReply(int fd, uint64_t unique, uint32_t opcode, int error,
                    const struct iovec* iov, int count, absl::Time start);
+  // Writes a READ reply carrying `size` bytes of `data_fd` at `offset`
+  // (fewer at end of file): spliced when possible, else read and written.
+  // A read error before any byte answers that error.
+  Errno WriteReplyFromFd(int fd, uint64_t unique, uint32_t opcode, int data_fd, off_t offset,
+                         size_t size, absl::Time start);
   bool IsInterrupted(uint64_t unique);
   void SetInterruptCallback(uint64_t unique, std::function<void()> callback);
 
@@ -138,6 +160,12 @@ class Session {
   void EndRequest(uint64_t unique);
   Errno WriteRaw(int fd, const struct iovec* iov, int count);
   void ReplyError(int fd, uint64_t unique, uint32_t opcode, int error, absl::Time start);
+  // WriteReplyFromFd's splice path; false (nothing sent) when it could not
+  // be used, with `*moved` bytes of the data already read into `buffer`.
+  bool SpliceReply(int fd, uint64_t unique, int data_fd, off_t offset, size_t size,
+                   uint8_t* buffer, size_t* moved, Errno* result);
+  void LogReply(uint32_t opcode, uint64_t unique, int error, size_t total, Errno result,
+                absl::Time start, absl::string_view how);
 
   RawFileSystem* const fs_;
   const InitOptions init_options_;
@@ -151,6 +179,8 @@ class Session {
   std::atomic<uint32_t> decode_minor_{abi::kKernelMinorVersion};
   std::atomic<bool> setxattr_ext_{false};
   std::atomic<bool> interrupts_enabled_;
+  bool device_ = false;                     // set before serving
+  std::atomic<bool> splice_replies_{false};  // set at INIT
   ConnectionInfo connection_;  // written once before initialized_ is set
 
   Mutex init_mu_;

@@ -1,9 +1,9 @@
 // Writes the fuzzers' seed corpora: small valid inputs in each fuzzer's
-// input format (see decoder_fuzzer.cc and session_fuzzer.cc).
+// input format (see decoder_fuzzer.cc, session_fuzzer.cc and tree_fuzzer.cc).
 //
 //   bazel run //fuzz:make_corpus -- $PWD/fuzz/corpus
 //
-// writes DIR/decoder/* and DIR/session/* (overwriting files of the same
+// writes DIR/decoder/*, DIR/session/* and DIR/tree/* (overwriting files of the same
 // name). The checked-in corpus was made this way; crash regressions found by
 // the fuzzers are added to it by hand.
 #include <sys/stat.h>
@@ -474,6 +474,243 @@ void MakeSessionCorpus() {
   Session("destroy", SessionInput().Add(Lookup(4, 1, "x")).Add(Empty(Opcode::kDestroy, 6, 0)));
 }
 
+// --- The tree fuzzer's input: op selectors and the fields each reads, in
+// the order tree_fuzzer.cc's OneRequest reads them. Node, directory and
+// handle arguments are indexes into what the fuzzer has seen so far (ids in
+// the order the server returned them, the root first; directories only;
+// handles of the kind wanted, in the order opened); names index its list:
+// 0 "a", 1 "b", 2 "c", 3 "d", 4 "dir", 5 "file", 6 "x.txt", 7 "été",
+// 8 "\xff\xfe\x80"; 200 ".", 201 "..", 202 255 bytes, 203 256 bytes,
+// 204 empty, 205 "a/b".
+class TreeInput {
+ public:
+  explicit TreeInput(uint8_t options = 0) { bytes_.push_back(static_cast<char>(options)); }
+  const std::string& bytes() const { return bytes_; }
+
+  TreeInput& U8(uint8_t v) {
+    bytes_.push_back(static_cast<char>(v));
+    return *this;
+  }
+  TreeInput& U16(uint16_t v) { return U8(v & 0xff).U8(v >> 8); }
+  TreeInput& U32(uint32_t v) { return U16(v & 0xffff).U16(v >> 16); }
+  TreeInput& Raw(absl::string_view b) {
+    bytes_.append(b.data(), b.size());
+    return *this;
+  }
+  // Input::Offset(): selector 3 takes a 32-bit value.
+  TreeInput& Offset(uint32_t v) { return U8(3).U32(v); }
+
+  TreeInput& Lookup(int dir, int name) { return U8(0).U8(dir).U8(name); }
+  TreeInput& Forget(int node, int n) { return U8(2).U8(node).U8(n - 1).U8(1); }
+  TreeInput& Symlink(int dir, int name) { return U8(7).U8(name).U8(1).U8(dir); }
+  TreeInput& Mknod(int dir, int name, int type_index) {
+    return U8(8).U8(type_index).U16(0644).U32(0).U8(dir).U8(name);
+  }
+  TreeInput& Mkdir(int dir, int name) { return U8(9).U16(0755).U8(dir).U8(name); }
+  TreeInput& Unlink(int dir, int name) { return U8(11).U8(dir).U8(name); }
+  TreeInput& Rmdir(int dir, int name) { return U8(12).U8(dir).U8(name); }
+  TreeInput& Rename(int from, int name, int to, int new_name) {
+    return U8(13).U8(from).U8(name).U8(to).U8(new_name);
+  }
+  // flag_index: 0 none, 1 NOREPLACE, 2 EXCHANGE, 3 WHITEOUT.
+  TreeInput& Rename2(int from, int name, int to, int new_name, int flag_index) {
+    return U8(14).U8(from).U8(name).U8(to).U8(flag_index).U8(new_name);
+  }
+  TreeInput& Link(int node, int dir, int name) { return U8(15).U8(node).U8(dir).U8(name); }
+  // access_index: 0 O_RDONLY, 1 O_WRONLY, 2 O_RDWR, 3 O_RDWR|O_APPEND, 4 O_WRONLY|O_TRUNC.
+  TreeInput& Open(int node, int access_index) { return U8(16).U8(access_index).U8(node); }
+  TreeInput& Read(int handle, uint32_t offset, uint32_t size) {
+    return U8(17).U8(handle).Offset(offset).U32(size - 1);
+  }
+  TreeInput& Write(int handle, uint32_t offset, absl::string_view data) {
+    return U8(19).U8(handle).Offset(offset).U16(static_cast<uint16_t>(data.size())).Raw(data);
+  }
+  TreeInput& Statfs(int node) { return U8(21).U8(node); }
+  TreeInput& Release(int handle) { return U8(22).U8(handle).U8(0).U8(0); }
+  TreeInput& Releasedir(int handle) { return U8(23).U8(handle).U8(0).U8(0); }
+  TreeInput& Fsync(int handle) { return U8(24).U8(handle).U8(0); }
+  // xattr names: 0 "user.a", 1 "user.b", 2 "trusted.t", 3 "security.s",
+  // 4 "system.posix_acl_access", 5 "os2.x"; flags 1 CREATE, 2 REPLACE.
+  TreeInput& Setxattr(int node, int xname, absl::string_view value, int flags) {
+    return U8(25).U8(xname).U8(static_cast<uint8_t>(value.size())).Raw(value).U8(flags).U8(node);
+  }
+  TreeInput& Getxattr(int node, int xname, uint8_t size) {
+    return U8(26).U8(1).U8(size).U8(node).U8(xname);
+  }
+  TreeInput& Listxattr(int node, uint8_t size) { return U8(27).U8(1).U8(size).U8(node); }
+  TreeInput& Removexattr(int node, int xname) { return U8(28).U8(node).U8(xname); }
+  TreeInput& Flush(int handle, uint8_t owner) { return U8(29).U8(handle).U8(owner); }
+  TreeInput& Opendir(int dir) { return U8(30).U8(1).U8(dir); }
+  TreeInput& Readdir(int handle, uint8_t offset, uint16_t size) {
+    return U8(31).U8(handle).U8(1).U8(offset).U16(size - 1);
+  }
+  TreeInput& Readdirplus(int handle, uint8_t offset, uint16_t size) {
+    return U8(32).U8(handle).U8(1).U8(offset).U16(size - 1);
+  }
+  // type_index: 0 F_RDLCK, 1 F_WRLCK, 2 F_UNLCK.
+  TreeInput& Lock(bool set, int handle, int owner, uint32_t start, uint32_t end, int type_index,
+                  bool flock) {
+    return U8(set ? 35 : 34).U8(handle).U8(owner).Offset(start).U8(0).Offset(end).U8(type_index)
+        .U8(42).U8(flock ? 0 : 1);
+  }
+  // index: 0 flags O_RDWR, 1 O_WRONLY|O_EXCL, 2 O_RDWR|O_TRUNC, 3 O_WRONLY|O_APPEND.
+  TreeInput& Create(int dir, int name, int flags_index = 0) {
+    return U8(36).U8(flags_index).U16(0644).U8(dir).U8(name);
+  }
+  // mode_index: 0 allocate, 1 KEEP_SIZE, 2 PUNCH_HOLE, 3 ZERO_RANGE.
+  TreeInput& Fallocate(int handle, uint32_t offset, uint32_t length, int mode_index) {
+    return U8(37).U8(handle).Offset(offset).Offset(length).U8(mode_index);
+  }
+  // whence 3 SEEK_DATA, 4 SEEK_HOLE.
+  TreeInput& Lseek(int handle, uint32_t offset, int whence) {
+    return U8(38).U8(handle).Offset(offset).U8(whence);
+  }
+  TreeInput& Statx(int node) { return U8(40).U8(0).U32(0x7ff).U8(node); }
+  TreeInput& Access(int node, int mask) { return U8(40).U8(1).U8(mask).U8(node); }
+  // truncate(2) through an open handle's node: SETATTR size (handle 0 must exist).
+  TreeInput& Truncate(int handle, uint32_t size, int node) {
+    U8(5).U16(abi::kFattrSize).U8(handle).Offset(size).U16(0).U8(0).U8(0);
+    return U32(0).U32(0).U32(0).U32(0).U32(0).U8(0).U8(node);
+  }
+  // Of the next request, or of the one just answered.
+  TreeInput& Interrupt(bool next) { return next ? U8(41).U8(1) : U8(41).U8(0).U8(0); }
+  // op_index: 0 LOOKUP, 1 UNLINK, 2 RMDIR, 3 MKDIR, 4 SYMLINK, 5 RENAME; in the root.
+  TreeInput& NameWithoutNul(int op_index, bool long_name) {
+    return U8(42).U8(op_index).U8(0).U8(long_name ? 0 : 1);
+  }
+
+ private:
+  std::string bytes_;
+};
+
+void Tree(const std::string& name, const TreeInput& in) {
+  WriteFile(g_root + "/tree/" + name, in.bytes());
+}
+
+void MakeTreeCorpus() {
+  constexpr int kA = 0, kB = 1, kC = 2, kDir = 4, kFile = 5, kX = 6, kUtf8 = 7, kHigh = 8;
+  constexpr int kDot = 200, kDotDot = 201, k255 = 202, k256 = 203, kEmpty = 204, kSlash = 205;
+  // ids: 0 root, then in the order returned.
+  Tree("files", TreeInput()
+                    .Mkdir(0, kDir)                     // id 1
+                    .Create(0, kFile)                   // id 2, handle 0
+                    .Write(0, 0, "hello, world\n")
+                    .Write(0, 8192, "after a hole")
+                    .Read(0, 0, 4096)
+                    .Read(0, 8190, 100)
+                    .Fsync(0)
+                    .Flush(0, 7)
+                    .Release(0)
+                    .Lookup(0, kFile)
+                    .Open(2, 3)                         // handle 0 again: O_APPEND
+                    .Write(0, 0, "appended")
+                    .Truncate(0, 5, 2)
+                    .Statx(2)
+                    .Statfs(0)
+                    .Release(0)
+                    .Forget(2, 2));
+  Tree("namespace", TreeInput()
+                        .Mkdir(0, kDir)                 // id 1, dir 1
+                        .Create(1, kA)                  // id 2 in /dir
+                        .Rename(1, kA, 0, kB)           // /b
+                        .Link(2, 1, kC)                 // /dir/c, same node
+                        .Symlink(0, kX)                 // id 3
+                        .Mknod(0, kUtf8, 1)             // fifo, id 4
+                        .Rename2(0, kB, 1, kC, 2)       // exchange b and c
+                        .Rename2(0, kB, 1, kC, 1)       // NOREPLACE: EEXIST
+                        .Rmdir(0, kDir)                 // ENOTEMPTY
+                        .Unlink(1, kC)
+                        .Unlink(0, kB)
+                        .Rmdir(0, kDir)
+                        .Lookup(0, kDir)
+                        .Opendir(0)
+                        .Readdirplus(0, 0, 4096)
+                        .Readdir(0, 2, 100)
+                        .Releasedir(0)
+                        .Release(0)
+                        .Forget(1, 1)
+                        .Forget(2, 3)
+                        .Forget(3, 1));
+  Tree("xattrs", TreeInput()
+                     .Create(0, kFile)
+                     .Setxattr(1, 0, "value", 1)
+                     .Setxattr(1, 0, "again", 1)    // EEXIST
+                     .Setxattr(1, 1, "b", 2)        // ENODATA
+                     .Setxattr(1, 5, "x", 0)        // EOPNOTSUPP
+                     .Getxattr(1, 0, 0)
+                     .Getxattr(1, 0, 2)             // ERANGE
+                     .Getxattr(1, 0, 64)
+                     .Listxattr(1, 0)
+                     .Listxattr(1, 64)
+                     .Removexattr(1, 0)
+                     .Removexattr(1, 0)             // ENODATA
+                     .Setxattr(0, 2, "root", 0));
+  Tree("locks", TreeInput()
+                    .Create(0, kFile)               // handle 0
+                    .Open(1, 2)                     // handle 1
+                    .Lock(true, 0, 1, 0, 99, 1, false)
+                    .Lock(false, 1, 2, 50, 60, 0, false)
+                    .Lock(true, 1, 2, 50, 60, 0, false)    // EAGAIN
+                    .Lock(true, 0, 1, 0, 99, 2, false)
+                    .Lock(true, 1, 3, 0, 0, 1, true)       // flock
+                    .Lock(true, 0, 1, 0, 0, 0, true)
+                    .Flush(0, 1)
+                    .Release(1)
+                    .Release(0));
+  Tree("sparse", TreeInput()
+                     .Create(0, kFile)
+                     .Write(0, 1u << 30, "far")
+                     .Lseek(0, 0, 3)
+                     .Lseek(0, 0, 4)
+                     .Fallocate(0, 0, 65536, 0)
+                     .Fallocate(0, 4096, 8192, 2)
+                     .Fallocate(0, 0, 4096, 3)
+                     .Fallocate(0, 1u << 31, 4096, 1)
+                     .Read(0, (1u << 30) - 10, 100)
+                     .Truncate(0, 4096, 1)
+                     .Truncate(0, 0xffffffffu, 1)
+                     .Release(0));
+  Tree("names", TreeInput()
+                    .Mkdir(0, kDot)
+                    .Mkdir(0, kDotDot)
+                    .Mkdir(0, k255)
+                    .Mkdir(0, k256)
+                    .Mkdir(0, kEmpty)
+                    .Mkdir(0, kSlash)
+                    .Create(0, kHigh)
+                    .Create(0, kDot)
+                    .Symlink(0, kDotDot)
+                    .Link(2, 0, kDot)
+                    .Rename(0, kHigh, 0, kDot)
+                    .Rename2(0, kDotDot, 0, kA, 0)
+                    .Unlink(0, kDot)
+                    .Rmdir(0, kDot)
+                    .Rmdir(0, kDotDot)
+                    .Lookup(0, kDot)
+                    .Lookup(0, kDotDot)
+                    .Lookup(0, k256)
+                    .NameWithoutNul(0, false)
+                    .NameWithoutNul(3, true)
+                    .NameWithoutNul(5, false));
+  Tree("limits", TreeInput(0x02)  // 64 KiB, 24 inodes
+                     .Create(0, kA)
+                     .Write(0, 0, std::string(8000, 'a'))
+                     .Fallocate(0, 0, 1u << 20, 0)             // ENOSPC
+                     .Write(0, 60000, std::string(8000, 'b'))  // partly
+                     .Mkdir(0, kB)
+                     .Mkdir(1, kA)
+                     .Statfs(0)
+                     .Release(0));
+  Tree("interrupts", TreeInput(0x05)  // negative entries, wire log
+                         .Lookup(0, kA)
+                         .Interrupt(false)
+                         .Lookup(0, kB)
+                         .Interrupt(true)
+                         .Mkdir(0, kA)
+                         .Access(1, 4)
+                         .Statx(1));
+}
+
 }  // namespace
 }  // namespace fusekit
 
@@ -486,7 +723,9 @@ int main(int argc, char** argv) {
   mkdir(argv[1], 0755);
   mkdir((fusekit::g_root + "/decoder").c_str(), 0755);
   mkdir((fusekit::g_root + "/session").c_str(), 0755);
+  mkdir((fusekit::g_root + "/tree").c_str(), 0755);
   fusekit::MakeDecoderCorpus();
   fusekit::MakeSessionCorpus();
+  fusekit::MakeTreeCorpus();
   return 0;
 }

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "nodefs/pins.h"
 
@@ -38,6 +40,7 @@ struct Bridge::OpenFile {
   std::shared_ptr<Inode> inode;
   std::unique_ptr<FileHandle> handle;
   bool dir = false;
+  bool passthrough = false;  // the kernel does this open's I/O itself
   Mutex mu;
   // Entry i has offset i+1; offset 0 (re)reads the listing, so telldir
   // values stay valid until a rewind.
@@ -225,7 +228,7 @@ size_t Bridge::InodeCount() {
 // --- Handles ------------------------------------------------------------------------
 
 uint64_t Bridge::AddHandle(std::shared_ptr<Inode> inode, std::unique_ptr<FileHandle> handle,
-                           bool dir) {
+                           bool dir, bool passthrough) {
   {
     MutexLock lock(&inode->mu_);
     inode->open_count_++;
@@ -234,6 +237,7 @@ uint64_t Bridge::AddHandle(std::shared_ptr<Inode> inode, std::unique_ptr<FileHan
   open->inode = std::move(inode);
   open->handle = std::move(handle);
   open->dir = dir;
+  open->passthrough = passthrough;
   uint64_t fh = next_fh_.fetch_add(1);
   HandleShard& shard = HandleShardFor(fh);
   MutexLock lock(&shard.mu);
@@ -318,8 +322,15 @@ void Bridge::FinishCreate(ReplyEntry& reply, Errno result, Inode* parent, absl::
     return;
   }
   // In the tree first, so attributes that depend on it (link counts) count
-  // the new name.
-  parent->AddChild(name, child, /*overwrite=*/true);
+  // the new name. A name the tree refuses (the node accepted a name the
+  // tree cannot hold, or created in a non-directory) would leave the kernel
+  // a dentry nothing backs.
+  if (!parent->AddChild(name, child, /*overwrite=*/true)) {
+    LogLine(absl::StrCat("a creating method of ", parent->Path(), " returned a child the tree",
+                         " cannot hold as '", name, "'"));
+    reply.Error(Errno(EIO));
+    return;
+  }
   if (out.attr.mode == 0) {  // the node left the attributes to us
     AttrOut attr{.timeout = out.attr_timeout};
     Context ctx(&reply);
@@ -331,7 +342,113 @@ void Bridge::FinishCreate(ReplyEntry& reply, Errno result, Inode* parent, absl::
 
 // --- Requests ----------------------------------------------------------------------------
 
-void Bridge::Init(const ConnectionInfo& info) {}
+void Bridge::Init(const ConnectionInfo& info) {
+  passthrough_.store(info.Has(abi::kInitPassthrough));
+  no_open_.store(info.Has(abi::kInitNoOpenSupport));
+  writeback_.store(info.Has(abi::kInitWritebackCache));
+}
+
+// --- Open modes: passthrough or through the node -------------------------------------
+
+namespace {
+// Open flags the kernel accepts with FOPEN_PASSTHROUGH (fs/fuse/iomode.c:
+// FOPEN_PASSTHROUGH_MASK); any other makes it fail the open with EINVAL.
+constexpr uint32_t kPassthroughFlags = abi::kOpenPassthrough | abi::kOpenDirectIo |
+                                       abi::kOpenParallelDirectWrites | abi::kOpenNoflush;
+}  // namespace
+
+bool Bridge::BeginOpenMode(Inode* inode, const OpenOut& out, OpenParam* param) {
+  if (!passthrough_.load()) return false;  // nothing to keep apart
+  const uint64_t id = inode->node_id();
+  MutexLock lock(&backing_mu_);
+  auto backing = backings_.find(id);
+  if (out.passthrough_fd >= 0) {
+    auto cached = cached_opens_.find(id);
+    if (cached == cached_opens_.end() || cached->second == 0) {
+      if (backing == backings_.end()) {
+        // The first passthrough open of the node registers its file; later
+        // ones share it (the kernel keeps one backing file per inode and
+        // fails an open naming another with EBUSY).
+        int32_t backing_id = 0;
+        Server* server = server_.load();
+        Errno e = server != nullptr ? server->OpenBacking(out.passthrough_fd, &backing_id)
+                                    : Errno(EOPNOTSUPP);
+        if (e.ok()) {
+          backing = backings_.emplace(id, Backing{backing_id, 0}).first;
+        } else if (!passthrough_refusal_logged_.exchange(true)) {
+          LogLine(absl::StrCat("passthrough refused (", DescribeErrno(e),
+                               "): files are served through the filesystem"));
+        }
+      }
+      if (backing != backings_.end()) {
+        backing->second.opens++;
+        param->open_flags = (param->open_flags & kPassthroughFlags) | abi::kOpenPassthrough;
+        param->backing_id = backing->second.id;
+        return true;
+      }
+    }
+  }
+  // A normal open. Beside passthrough opens the kernel allows only direct
+  // I/O (a cached open would fail with ETXTBSY).
+  if (backing != backings_.end()) param->open_flags |= abi::kOpenDirectIo;
+  if (!(param->open_flags & abi::kOpenDirectIo)) cached_opens_[id]++;
+  return false;
+}
+
+void Bridge::EndOpenMode(Inode* inode, bool passthrough) {
+  if (!passthrough_.load()) return;
+  const uint64_t id = inode->node_id();
+  int32_t release = 0;
+  {
+    MutexLock lock(&backing_mu_);
+    if (passthrough) {
+      auto it = backings_.find(id);
+      if (it == backings_.end()) return;
+      if (--it->second.opens > 0) return;
+      // The kernel has let go of the backing file too: it drops the inode's
+      // with the last passthrough file's release, before sending RELEASE.
+      release = it->second.id;
+      backings_.erase(it);
+    } else {
+      auto it = cached_opens_.find(id);
+      if (it == cached_opens_.end()) return;
+      if (--it->second <= 0) cached_opens_.erase(it);
+      return;
+    }
+  }
+  Server* server = server_.load();
+  if (server != nullptr) {
+    Errno e = server->CloseBacking(release);
+    if (!e.ok()) {
+      LogLine(absl::StrCat("releasing backing id ", release, ": ", DescribeErrno(e)));
+    }
+  }
+}
+
+size_t Bridge::BackingCount() {
+  MutexLock lock(&backing_mu_);
+  return backings_.size();
+}
+
+void Bridge::AbandonOpen(uint64_t fh, Inode* inode) {
+  // The kernel never saw this open: close it.
+  if (std::shared_ptr<OpenFile> of = TakeHandle(fh)) {
+    if (of->handle) of->handle->Release(Context());
+    EndOpenMode(inode, of->passthrough);
+    CloseOpen(inode);
+  }
+}
+
+namespace {
+// What a node's Open sees: with the writeback cache the kernel reads to
+// fill partial pages (so write-only opens must read) and orders appends
+// itself (so O_APPEND would misplace its writes).
+uint32_t NodeOpenFlags(uint32_t flags, bool writeback) {
+  if (!writeback) return flags;
+  if ((flags & O_ACCMODE) == O_WRONLY) flags = (flags & ~O_ACCMODE) | O_RDWR;
+  return flags & ~static_cast<uint32_t>(O_APPEND);
+}
+}  // namespace
 
 void Bridge::Lookup(ReplyEntry reply, uint64_t parent, absl::string_view name) {
   PinScope pins;
@@ -378,7 +495,10 @@ void Bridge::Forget(const RequestContext& context, uint64_t nodeid, uint64_t nlo
     LogLine(absl::StrCat("FORGET for unknown node ", nodeid, " (ignored)"));
     return;
   }
-  AdjustLookup(inode.get(), -static_cast<int64_t>(nlookup));
+  // nlookup comes off the wire: 2^63 and above do not negate as int64_t.
+  // Any count past what the inode holds clamps to 0 in AdjustLookup anyway.
+  constexpr uint64_t kMaxForget = uint64_t{1} << 62;
+  AdjustLookup(inode.get(), -static_cast<int64_t>(std::min(nlookup, kMaxForget)));
 }
 
 void Bridge::Getattr(ReplyAttr reply, uint64_t nodeid, const abi::fuse_getattr_in& in) {
@@ -543,8 +663,18 @@ void Bridge::Create(ReplyCreate reply, uint64_t parent, absl::string_view name,
   EntryOut out = NewEntryOut();
   Inode* child = nullptr;
   OpenOut open;
-  Errno e = dir->node()->Create(ctx, name, in.flags, in.mode, &out, &child, &open);
+  Errno e = dir->node()->Create(ctx, name, NodeOpenFlags(in.flags, writeback_.load()), in.mode,
+                                &out, &child, &open);
   if (e.ok() && child == nullptr) e = Errno(EIO);
+  if (e.ok() && (child->stable().mode & S_IFMT) != S_IFREG) {
+    // The kernel takes only a regular file from CREATE: anything else is
+    // EIO there (fs/fuse/dir.c: fuse_create_open), with the lookup and the
+    // open we would count never given back.
+    LogLine(absl::StrCat("Create of '", name, "' in ", dir->Path(),
+                         " returned a node that is not a regular file"));
+    if (open.handle) open.handle->Release(ctx);
+    e = Errno(EIO);
+  }
   if (!e.ok()) {
     reply.Error(e);
     return;
@@ -555,7 +685,10 @@ void Bridge::Create(ReplyCreate reply, uint64_t parent, absl::string_view name,
     GetAttr(ctx, child, open.handle.get(), &attr);
     out.attr = attr.attr;
   }
-  uint64_t fh = AddHandle(child->shared_from_this(), std::move(open.handle), false);
+  OpenParam open_param{.open_flags = open.flags};
+  bool passthrough = BeginOpenMode(child, open, &open_param);
+  uint64_t fh = AddHandle(child->shared_from_this(), std::move(open.handle), false, passthrough);
+  open_param.fh = fh;
   EntryParam param;
   param.nodeid = child->node_id();
   param.generation = child->stable().gen;
@@ -564,13 +697,10 @@ void Bridge::Create(ReplyCreate reply, uint64_t parent, absl::string_view name,
   param.attr = out.attr;
   ForceStable(child, &param.attr);
   AdjustLookup(child, +1);
-  Errno sent = reply.Create(param, OpenParam{.fh = fh, .open_flags = open.flags});
+  Errno sent = reply.Create(param, open_param);
   if (!sent.ok()) {
     // The kernel never saw this open: close it and take the count back.
-    if (std::shared_ptr<OpenFile> of = TakeHandle(fh)) {
-      if (of->handle) of->handle->Release(Context());
-      CloseOpen(child);
-    }
+    AbandonOpen(fh, child);
     AdjustLookup(child, -1);
   }
 }
@@ -581,19 +711,28 @@ void Bridge::Open(ReplyOpen reply, uint64_t nodeid, const abi::fuse_open_in& in)
   if (!inode) return;
   Context ctx(&reply);
   OpenOut out;
-  Errno e = inode->node()->Open(ctx, in.flags, &out);
+  Errno e = inode->node()->Open(ctx, NodeOpenFlags(in.flags, writeback_.load()), &out);
+  if (e == Errno(ENOSYS)) {
+    // "No open needed". With FUSE_NO_OPEN_SUPPORT the kernel takes ENOSYS
+    // as success and sends no OPEN (nor RELEASE) again on this mount;
+    // without it, answer an open without a handle.
+    if (no_open_.load()) {
+      reply.Error(e);
+      return;
+    }
+    out = OpenOut();
+    e = kOk;
+  }
   if (!e.ok()) {
     reply.Error(e);
     return;
   }
-  uint64_t fh = AddHandle(inode, std::move(out.handle), false);
-  Errno sent = reply.Open(OpenParam{.fh = fh, .open_flags = out.flags});
-  if (!sent.ok()) {
-    if (std::shared_ptr<OpenFile> of = TakeHandle(fh)) {
-      if (of->handle) of->handle->Release(Context());
-      CloseOpen(inode.get());
-    }
-  }
+  OpenParam param{.open_flags = out.flags};
+  bool passthrough = BeginOpenMode(inode.get(), out, &param);
+  uint64_t fh = AddHandle(inode, std::move(out.handle), false, passthrough);
+  param.fh = fh;
+  Errno sent = reply.Open(param);
+  if (!sent.ok()) AbandonOpen(fh, inode.get());
 }
 
 void Bridge::Opendir(ReplyOpen reply, uint64_t nodeid, const abi::fuse_open_in& in) {
@@ -626,15 +765,20 @@ void Bridge::Read(ReplyData reply, uint64_t nodeid, const abi::fuse_read_in& in)
     reply.Error(kStale);
     return;
   }
-  if (!open) {
+  if (!open && !(in.fh == 0 && no_open_.load())) {  // fh 0: opened without OPEN
     reply.Error(kBadHandle);
     return;
   }
   Context ctx(&reply);
   ReadResult result(ReadBuffer(in.size));
-  Errno e = inode->node()->Read(ctx, open->handle.get(), in.offset, &result);
+  Errno e = inode->node()->Read(ctx, open ? open->handle.get() : nullptr, in.offset, &result);
   if (!e.ok()) {
     reply.Error(e);
+    return;
+  }
+  if (result.fd() >= 0) {
+    reply.DataFromFd(result.fd(), static_cast<off_t>(result.fd_offset()),
+                     std::min<size_t>(result.fd_size(), in.size));
     return;
   }
   absl::Span<const uint8_t> data = result.data();
@@ -651,13 +795,14 @@ void Bridge::Write(ReplyWrite reply, uint64_t nodeid, const abi::fuse_write_in& 
     reply.Error(kStale);
     return;
   }
-  if (!open) {
+  if (!open && !(in.fh == 0 && no_open_.load())) {  // fh 0: opened without OPEN
     reply.Error(kBadHandle);
     return;
   }
   Context ctx(&reply);
   uint32_t written = 0;
-  Errno e = inode->node()->Write(ctx, open->handle.get(), in.offset, data, &written);
+  Errno e =
+      inode->node()->Write(ctx, open ? open->handle.get() : nullptr, in.offset, data, &written);
   e.ok() ? reply.Written(written) : reply.Error(e);
 }
 
@@ -692,6 +837,7 @@ void Bridge::Release(ReplyEmpty reply, uint64_t nodeid, const abi::fuse_release_
   Context ctx(&reply,
               (in.release_flags & abi::kReleaseFlockUnlock) ? in.lock_owner : uint64_t{0});
   if (open->handle) open->handle->Release(ctx);
+  if (!open->dir) EndOpenMode(open->inode.get(), open->passthrough);
   CloseOpen(open->inode.get());
   reply.Ok();
 }
@@ -704,12 +850,12 @@ void Bridge::Flush(ReplyEmpty reply, uint64_t nodeid, const abi::fuse_flush_in& 
   PinScope pins;
   std::shared_ptr<Inode> inode = FindInode(nodeid);
   std::shared_ptr<OpenFile> open = FindHandle(in.fh);
-  if (!inode || !open) {
+  if (!inode || (!open && !(in.fh == 0 && no_open_.load()))) {
     reply.Error(!inode ? kStale : kBadHandle);
     return;
   }
   Context ctx(&reply, in.lock_owner);
-  Errno e = inode->node()->Flush(ctx, open->handle.get());
+  Errno e = inode->node()->Flush(ctx, open ? open->handle.get() : nullptr);
   e.ok() ? reply.Ok() : reply.Error(e);
 }
 
@@ -1010,6 +1156,11 @@ ServerOptions ServerOptionsFor(const Options& options) {
   if (options.readdirplus) {
     server.init.want |= abi::kInitDoReaddirplus | abi::kInitReaddirplusAuto;
   }
+  // A node's Open may answer ENOSYS ("no open needed"): let the kernel
+  // skip OPEN from then on.
+  server.init.want |= abi::kInitNoOpenSupport;
+  if (options.writeback_cache) server.init.want |= abi::kInitWritebackCache;
+  if (options.passthrough) server.init.passthrough = true;
   return server;
 }
 
@@ -1028,6 +1179,7 @@ absl::StatusOr<std::unique_ptr<TreeMount>> Mount(absl::string_view mountpoint,
   if (!server.ok()) return server.status();
   mount->server_ = std::move(*server);
   mount->bridge_->SetNotifier(&mount->server_->notifier());
+  mount->bridge_->SetServer(mount->server_.get());
   return mount;
 }
 

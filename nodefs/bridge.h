@@ -37,6 +37,14 @@ struct Options {
   // Answer READDIRPLUS (ls -l in one round trip; the kernel decides when to
   // use it, READDIRPLUS_AUTO).
   bool readdirplus = true;
+  // The kernel caches writes and sends them later in large batches
+  // (FUSE_WRITEBACK_CACHE); it then also trusts its own idea of size and
+  // mtime. Opens reach the node with O_WRONLY made O_RDWR and no O_APPEND.
+  bool writeback_cache = false;
+  // FUSE passthrough (Linux 6.9+, root): opens whose OpenOut names a
+  // passthrough_fd are served by the kernel from that file. Turns the
+  // writeback cache off (the kernel allows only one of them).
+  bool passthrough = false;
   // The core's mount and server options.
   MountOptions mount;
   ServerOptions server;
@@ -54,6 +62,11 @@ class Bridge : public RawFileSystem {
   // Where notifications go; set when serving (Mount or the fake kernel).
   void SetNotifier(Notifier* notifier) { notifier_.store(notifier); }
   Notifier* notifier() const { return notifier_.load(); }
+  // The server, for passthrough's backing-file registry; set when serving.
+  void SetServer(Server* server) { server_.store(server); }
+  // Backing ids registered for passthrough and not yet released (one per
+  // node with passthrough opens), for tests.
+  size_t BackingCount();
 
   // The kernel's lookup count of every node id the bridge knows (root
   // included), for audits against what a (fake) kernel holds.
@@ -131,7 +144,16 @@ class Bridge : public RawFileSystem {
   void AdjustLookup(Inode* inode, int64_t delta);
 
   // --- Handles ---------------------------------------------------------------
-  uint64_t AddHandle(std::shared_ptr<Inode> inode, std::unique_ptr<FileHandle> handle, bool dir);
+  uint64_t AddHandle(std::shared_ptr<Inode> inode, std::unique_ptr<FileHandle> handle, bool dir,
+                     bool passthrough = false);
+  // Settles how the kernel does I/O for a new open of `inode`: registers or
+  // reuses its backing file when the node asked for passthrough and that is
+  // possible (then true, with *param's flags and backing id set), or
+  // counts a normal open. EndOpenMode undoes it when the open ends.
+  bool BeginOpenMode(Inode* inode, const OpenOut& out, OpenParam* param);
+  void EndOpenMode(Inode* inode, bool passthrough);
+  // Closes a handle the kernel never saw (its open reply failed).
+  void AbandonOpen(uint64_t fh, Inode* inode);
   std::shared_ptr<OpenFile> FindHandle(uint64_t fh);
   std::shared_ptr<OpenFile> TakeHandle(uint64_t fh);
   // Ends an open of `inode`; it may be freed once nothing else holds it.
@@ -155,6 +177,22 @@ class Bridge : public RawFileSystem {
   const uint32_t default_uid_;
   const uint32_t default_gid_;
   std::atomic<Notifier*> notifier_{nullptr};
+  std::atomic<Server*> server_{nullptr};
+  std::atomic<bool> passthrough_{false};   // negotiated (set at INIT)
+  std::atomic<bool> no_open_{false};       // FUSE_NO_OPEN_SUPPORT granted
+  std::atomic<bool> writeback_{false};     // FUSE_WRITEBACK_CACHE granted
+  std::atomic<bool> passthrough_refusal_logged_{false};
+  // Passthrough bookkeeping by node id: the backing id shared by the
+  // node's passthrough opens (the kernel refuses two backing files on one
+  // inode) and how many opens use it; and the node's normal opens (the
+  // kernel refuses passthrough beside them).
+  struct Backing {
+    int32_t id = 0;
+    int opens = 0;
+  };
+  Mutex backing_mu_;
+  absl::flat_hash_map<uint64_t, Backing> backings_ ABSL_GUARDED_BY(backing_mu_);
+  absl::flat_hash_map<uint64_t, int> cached_opens_ ABSL_GUARDED_BY(backing_mu_);
   std::atomic<uint64_t> next_node_id_{abi::kRootId + 1};
   std::atomic<uint64_t> next_ino_;
   std::atomic<uint64_t> next_fh_{1};

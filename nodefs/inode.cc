@@ -83,11 +83,14 @@ Inode::~Inode() {
     children.swap(children_);
   }
   for (auto& [name, child] : children) {
+    // Held across the release: once this parent is gone another thread's
+    // MaybeRelease (a FORGET of the child) may free the child at any time.
+    std::shared_ptr<Inode> keep = child->weak_from_this().lock();
     {
       MutexLock lock(&child->mu_);
       child->RemoveParent(this, name);
     }
-    bridge_->MaybeRelease(child);
+    if (keep) bridge_->MaybeRelease(child);
   }
 }
 
@@ -347,6 +350,11 @@ size_t Inode::ChildDirectoryCount() {
   size_t dirs = 0;
   for (const auto& [name, child] : children_) dirs += child->IsDir() ? 1 : 0;
   return dirs;
+}
+
+size_t Inode::ParentCount() {
+  MutexLock lock(&mu_);
+  return parents_.size();
 }
 
 std::vector<std::pair<Inode*, std::string>> Inode::Parents() {

@@ -79,6 +79,9 @@ class Inode : public std::enable_shared_from_this<Inode> {
   // this). Unlike Children() it copies and pins nothing: a directory's
   // getattr, asked after every change to it, stays cheap when it is large.
   size_t ChildDirectoryCount();
+  // How many (directory, name) pairs hold this inode (a file's link count),
+  // without copying them: GETATTR allocates nothing.
+  size_t ParentCount();
   // A snapshot of the (directory, name) pairs holding this inode.
   std::vector<std::pair<Inode*, std::string>> Parents();
   Inode* Root() const;

@@ -476,9 +476,9 @@ void LoopbackNode::FixNewObject(const Context& ctx, int dir, absl::string_view n
   // A directory under a set-group-ID directory inherits the bit: keep it.
   mode_t final_mode = wanted | (S_ISDIR(st.st_mode) ? (st.st_mode & S_ISGID) : 0);
   if (fd >= 0) {
-    (void)fchmod(fd, final_mode);
+    (void)!fchmod(fd, final_mode);
   } else {
-    (void)fchmodat(dir, n.c_str(), final_mode, AT_SYMLINK_NOFOLLOW);
+    (void)!fchmodat(dir, n.c_str(), final_mode, AT_SYMLINK_NOFOLLOW);
   }
 }
 
@@ -806,6 +806,8 @@ Errno LoopbackNode::Create(const Context& ctx, absl::string_view name, uint32_t 
   *child = AddHostChild(name, st, entry);
   auto* node = (*child)->node<LoopbackNode>();
   if (node == nullptr) return Errno(EIO);
+  // Used when the tree is served with Options::passthrough.
+  open->passthrough_fd = fd.get();
   open->handle = std::make_unique<LoopbackFileHandle>(node, std::move(fd), base);
   return kOk;
 }
@@ -832,6 +834,8 @@ Errno LoopbackNode::Open(const Context&, uint32_t flags, OpenOut* out) {
   struct stat st;
   if (fstat(fd.get(), &st) != 0) return Last();
   if (st.st_ino != host_ino_) return Errno(ESTALE);  // replaced since Locate
+  // Used when the tree is served with Options::passthrough.
+  if (S_ISREG(st.st_mode)) out->passthrough_fd = fd.get();
   out->handle = std::make_unique<LoopbackFileHandle>(this, std::move(fd), oflags);
   return kOk;
 }
@@ -1028,20 +1032,9 @@ LoopbackFileHandle::~LoopbackFileHandle() {
 }
 
 Errno LoopbackFileHandle::Read(const Context&, uint64_t offset, ReadResult* out) {
-  absl::Span<uint8_t> buf = out->buffer();
-  size_t done = 0;
-  while (done < buf.size()) {
-    ssize_t n = pread(fd_.get(), buf.data() + done, buf.size() - done,
-                      static_cast<off_t>(offset + done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (done > 0) break;
-      return Last();
-    }
-    if (n == 0) break;  // end of file
-    done += static_cast<size_t>(n);
-  }
-  out->SetSize(done);
+  // The host file's pages go to the kernel by splice (or pread by fusekit
+  // where splice cannot be used).
+  out->SetFd(fd_.get(), offset, out->buffer().size());
   return kOk;
 }
 

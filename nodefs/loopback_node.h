@@ -48,6 +48,13 @@
 //   host inode numbered 1 (another filesystem's root mounted below) gets an
 //   automatic number.
 //
+// * Data. Reads name the host descriptor's range (ReadResult::SetFd), so
+//   with splice (the default) the host's pages reach the kernel without a
+//   copy. Served with Options::passthrough (root, Linux 6.9+), opens of
+//   regular files give their descriptor as the passthrough backing file and
+//   the kernel reads and writes the host file itself (falling back to
+//   normal opens where it refuses).
+//
 // * File handles hold host descriptors: Read/Write are pread/pwrite, Flush
 //   is close(dup(fd)), Fsync, Fallocate, Lseek (SEEK_DATA/SEEK_HOLE) and
 //   CopyFileRange (between two loopback handles) act on them, Release

@@ -167,7 +167,7 @@ void MemNode::TouchAccessedLocked() {
 
 Errno MemNode::Getattr(const Context&, FileHandle*, AttrOut* out) {
   // A file's link count is the number of names the tree holds for it.
-  size_t links = inode()->Parents().size();
+  size_t links = inode()->ParentCount();
   MutexLock lock(&mu_);
   FillAttrLocked(&out->attr);
   out->attr.nlink = static_cast<uint32_t>(links);
@@ -666,7 +666,7 @@ Errno MemDir::Getattr(const Context& ctx, FileHandle* fh, AttrOut* out) {
   const uint32_t subdirs = static_cast<uint32_t>(inode()->ChildDirectoryCount());
   // Removed (rmdir, or replaced by a rename) but still open: no links, as
   // on tmpfs.
-  const bool removed = !inode()->IsRoot() && inode()->Parents().empty();
+  const bool removed = !inode()->IsRoot() && inode()->ParentCount() == 0;
   MutexLock lock(&mu_);
   FillAttrLocked(&out->attr);
   out->attr.nlink = removed ? 0 : 2 + subdirs;
@@ -683,6 +683,17 @@ Errno MemDir::Readdir(const Context& ctx, std::unique_ptr<DirStream>* stream) {
   }
   return Node::Readdir(ctx, stream);
 }
+
+namespace {
+
+// "." and ".." are never the name to create, remove or rename: the kernel's
+// path walk answers before it asks a filesystem, and a peer that sends them
+// anyway gets what the kernel would say (fs/namei.c): filename_create
+// EEXIST, do_unlinkat EISDIR, do_rmdir EINVAL for "." and ENOTEMPTY for
+// "..", do_renameat2 EBUSY (EEXIST for a target with RENAME_NOREPLACE).
+bool IsDots(absl::string_view name) { return name == "." || name == ".."; }
+
+}  // namespace
 
 Errno MemDir::AddNode(std::unique_ptr<MemNode> node, uint32_t type, Inode** child) {
   // The node counted itself; past the limit it is dropped (and uncounted).
@@ -709,7 +720,7 @@ void InheritOwner(uint32_t dir_mode, uint32_t dir_gid, bool is_dir, uint32_t* mo
 
 Errno MemDir::Mknod(const Context& ctx, absl::string_view name, uint32_t mode, uint32_t rdev,
                     EntryOut*, Inode** child) {
-  if (inode()->GetChild(name) != nullptr) return Errno(EEXIST);
+  if (IsDots(name) || inode()->GetChild(name) != nullptr) return Errno(EEXIST);
   uint32_t type = mode & S_IFMT;
   if (type == 0) type = S_IFREG;
   if (type != S_IFREG && type != S_IFIFO && type != S_IFCHR && type != S_IFBLK &&
@@ -727,7 +738,7 @@ Errno MemDir::Mknod(const Context& ctx, absl::string_view name, uint32_t mode, u
 
 Errno MemDir::Mkdir(const Context& ctx, absl::string_view name, uint32_t mode, EntryOut*,
                     Inode** child) {
-  if (inode()->GetChild(name) != nullptr) return Errno(EEXIST);
+  if (IsDots(name) || inode()->GetChild(name) != nullptr) return Errno(EEXIST);
   uint32_t perm = mode & 07777, gid = ctx.gid();
   {
     MutexLock lock(&mu_);
@@ -738,7 +749,7 @@ Errno MemDir::Mkdir(const Context& ctx, absl::string_view name, uint32_t mode, E
 
 Errno MemDir::Symlink(const Context& ctx, absl::string_view target, absl::string_view name,
                       EntryOut*, Inode** child) {
-  if (inode()->GetChild(name) != nullptr) return Errno(EEXIST);
+  if (IsDots(name) || inode()->GetChild(name) != nullptr) return Errno(EEXIST);
   uint32_t perm = 0777, gid = ctx.gid();
   {
     MutexLock lock(&mu_);
@@ -751,7 +762,7 @@ Errno MemDir::Symlink(const Context& ctx, absl::string_view target, absl::string
 Errno MemDir::Link(const Context&, Inode* target, absl::string_view name, EntryOut*,
                    Inode** child) {
   if (target->IsDir()) return Errno(EPERM);
-  if (inode()->GetChild(name) != nullptr) return Errno(EEXIST);
+  if (IsDots(name) || inode()->GetChild(name) != nullptr) return Errno(EEXIST);
   // An unlinked file (open, but no name left) may not get a name back.
   if (target->Parents().empty()) return Errno(ENOENT);
   *child = target;
@@ -761,6 +772,7 @@ Errno MemDir::Link(const Context&, Inode* target, absl::string_view name, EntryO
 }
 
 Errno MemDir::Unlink(const Context&, absl::string_view name) {
+  if (IsDots(name)) return Errno(EISDIR);
   Inode* child = inode()->GetChild(name);
   if (child == nullptr) return Errno(ENOENT);
   if (child->IsDir()) return Errno(EISDIR);
@@ -770,6 +782,8 @@ Errno MemDir::Unlink(const Context&, absl::string_view name) {
 }
 
 Errno MemDir::Rmdir(const Context&, absl::string_view name) {
+  if (name == ".") return Errno(EINVAL);
+  if (name == "..") return Errno(ENOTEMPTY);
   Inode* child = inode()->GetChild(name);
   if (child == nullptr) return Errno(ENOENT);
   if (!child->IsDir()) return Errno(ENOTDIR);
@@ -781,6 +795,8 @@ Errno MemDir::Rmdir(const Context&, absl::string_view name) {
 Errno MemDir::Rename(const Context&, absl::string_view name, Inode* new_parent,
                      absl::string_view new_name, uint32_t flags) {
   if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE)) return Errno(EINVAL);
+  if (IsDots(name)) return Errno(EBUSY);
+  if (IsDots(new_name)) return Errno((flags & RENAME_NOREPLACE) ? EEXIST : EBUSY);
   Inode* source = inode()->GetChild(name);
   if (source == nullptr) return Errno(ENOENT);
   Inode* target = new_parent->GetChild(new_name);
@@ -818,11 +834,18 @@ Errno MemDir::Rename(const Context&, absl::string_view name, Inode* new_parent,
 
 Errno MemDir::Create(const Context& ctx, absl::string_view name, uint32_t flags, uint32_t mode,
                      EntryOut*, Inode** child, OpenOut* open) {
+  if (IsDots(name)) return Errno(EEXIST);
   if (Inode* existing = inode()->GetChild(name)) {
     // The kernel sends CREATE for names it believes missing; another
     // client may have made it meanwhile.
     if (flags & O_EXCL) return Errno(EEXIST);
     if (existing->IsDir()) return Errno(EISDIR);
+    // The kernel takes only a regular file from CREATE (fs/fuse/dir.c:
+    // fuse_create_open fails with EIO otherwise, keeping the lookup we
+    // counted and never releasing the open). EEXIST makes it drop its
+    // negative dentry (fuse_atomic_open) so the next open looks the name
+    // up and follows the symlink or opens the fifo the VFS way.
+    if ((existing->stable().mode & S_IFMT) != S_IFREG) return Errno(EEXIST);
     *child = existing;
     return existing->node()->Open(ctx, flags, open);
   }

@@ -167,24 +167,49 @@ struct EntryOut {
 // to change.
 using SetattrIn = abi::fuse_setattr_in;
 
-// The answer to a read: either point at bytes that stay valid until the
-// call returns (no copy), or fill the buffer fusekit lends (no allocation).
+// The answer to a read: point at bytes that stay valid until the call
+// returns (no copy), fill the buffer fusekit lends (no allocation), or name
+// a range of a file descriptor (spliced to the kernel, never copied).
 class ReadResult {
  public:
   explicit ReadResult(absl::Span<uint8_t> buffer) : buffer_(buffer) {}
   // Replies with `data` as it is; it must stay valid until Read returns.
-  void SetData(absl::Span<const uint8_t> data) { data_ = data; }
+  void SetData(absl::Span<const uint8_t> data) {
+    data_ = data;
+    fd_ = -1;
+  }
   void SetData(absl::string_view data) {
-    data_ = absl::Span<const uint8_t>(reinterpret_cast<const uint8_t*>(data.data()), data.size());
+    SetData(absl::Span<const uint8_t>(reinterpret_cast<const uint8_t*>(data.data()),
+                                      data.size()));
   }
   // A buffer of the requested size to read into; then call SetSize(n).
   absl::Span<uint8_t> buffer() { return buffer_; }
-  void SetSize(size_t n) { data_ = absl::Span<const uint8_t>(buffer_.data(), std::min(n, buffer_.size())); }
+  void SetSize(size_t n) {
+    SetData(absl::Span<const uint8_t>(buffer_.data(), std::min(n, buffer_.size())));
+  }
+  // Replies with up to `size` bytes of the file `fd` at `offset` (fewer at
+  // its end, as pread would). With splice (InitOptions::splice_write, on by
+  // default) the file's pages go to the kernel without a copy; otherwise
+  // fusekit preads them. `fd` must stay open until Read returns (a
+  // handle's own descriptor does). A read error answers that errno.
+  void SetFd(int fd, uint64_t offset, size_t size) {
+    fd_ = fd;
+    fd_offset_ = offset;
+    fd_size_ = std::min(size, buffer_.size());
+    data_ = {};
+  }
   absl::Span<const uint8_t> data() const { return data_; }
+  // The SetFd range: fd() is -1 unless SetFd was the last call.
+  int fd() const { return fd_; }
+  uint64_t fd_offset() const { return fd_offset_; }
+  size_t fd_size() const { return fd_size_; }
 
  private:
   absl::Span<uint8_t> buffer_;
   absl::Span<const uint8_t> data_;
+  int fd_ = -1;
+  uint64_t fd_offset_ = 0;
+  size_t fd_size_ = 0;
 };
 
 // One directory entry of a listing. `mode` needs only the S_IFMT bits; `ino`
@@ -219,11 +244,30 @@ class ListDirStream : public DirStream {
   size_t next_ = 0;
 };
 
-// open(2)'s result: an optional handle and FOPEN_* flags for the kernel
-// (abi::kOpenKeepCache, kOpenDirectIo, kOpenNonseekable, kOpenCacheDir...).
+// open(2)'s result: an optional handle and FOPEN_* flags for the kernel.
+// The caching ones: abi::kOpenKeepCache keeps the page cache of a file whose
+// data has not changed since the last open (without it, every open drops
+// it); kOpenDirectIo bypasses the page cache; on Opendir, kOpenCacheDir
+// (with kOpenKeepCache) lets the kernel cache the listing.
 struct OpenOut {
   std::unique_ptr<FileHandle> handle;
   uint32_t flags = 0;
+  // FUSE passthrough (Options::passthrough): an open descriptor of a regular
+  // host file holding this file's data. fusekit registers it with the
+  // kernel (FUSE_DEV_IOC_BACKING_OPEN, once per node while it has such
+  // opens) and answers FOPEN_PASSTHROUGH: the kernel then reads, writes
+  // and mmaps that file itself, and Read/Write are not called for this
+  // open. Only read during Open/Create (the kernel takes its own reference).
+  // fusekit falls back to a normal open, served by Read/Write, when
+  // passthrough was not negotiated, registering fails (EPERM without
+  // CAP_SYS_ADMIN), or the node is also open without passthrough (the
+  // kernel refuses to mix the two on one inode). Open flags other than
+  // kOpenDirectIo, kOpenParallelDirectWrites and kOpenNoflush are dropped
+  // from a passthrough open (the kernel refuses them, e.g. KEEP_CACHE).
+  // A normal open (no passthrough_fd) of a node that has passthrough opens
+  // is answered with kOpenDirectIo, the one mode the kernel allows beside
+  // them. -1: no passthrough.
+  int passthrough_fd = -1;
 };
 
 // The user's side of a node. Subclass it and override what you serve; each
@@ -298,7 +342,14 @@ class Node {
 
   // --- Opening --------------------------------------------------------------
   // open(2). Default: read-only opens succeed without a handle; opens for
-  // writing get EROFS.
+  // writing get EROFS. Returning ENOSYS means "no open needed": where the
+  // kernel supports it (FUSE_NO_OPEN_SUPPORT) it then stops sending OPEN
+  // and RELEASE for every file of the mount, and data operations arrive
+  // with a null handle; elsewhere the open succeeds without a handle. Only
+  // for filesystems none of whose files need handles.
+  // With Options::writeback_cache, `flags` has O_WRONLY turned into O_RDWR
+  // (the kernel reads to fill partial pages) and no O_APPEND (the kernel
+  // places appends itself).
   virtual Errno Open(const Context& ctx, uint32_t flags, OpenOut* out);
   // opendir(3). Default: kOk, no handle.
   virtual Errno Opendir(const Context& ctx, OpenOut* out);

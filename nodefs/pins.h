@@ -4,7 +4,8 @@
 #pragma once
 
 #include <memory>
-#include <vector>
+
+#include "absl/container/inlined_vector.h"
 
 namespace fusekit {
 
@@ -25,7 +26,8 @@ class PinScope {
 
  private:
   PinScope* outer_;
-  std::vector<std::shared_ptr<Inode>> pinned_;
+  // Inline: a request pins a few inodes, and must not allocate for them.
+  absl::InlinedVector<std::shared_ptr<Inode>, 4> pinned_;
 };
 
 }  // namespace fusekit

@@ -9,6 +9,9 @@ ServerOptions FakeKernelServerOptions(const Options& options, const ServerOption
   ServerOptions server = kernel_server;
   server.init.want |= tree.init.want;
   server.init.refuse |= tree.init.refuse;
+  server.init.passthrough = server.init.passthrough || tree.init.passthrough;
+  server.init.splice_write = server.init.splice_write && tree.init.splice_write;
+  if (!server.device_ioctl && tree.device_ioctl) server.device_ioctl = tree.device_ioctl;
   // Options::server.workers defaults to 0 ("one per core" on a mount); here
   // that means "as the fake kernel says" (one, so tests are deterministic).
   if (options.server.workers > 0) server.workers = options.server.workers;
@@ -29,7 +32,10 @@ NodefsFakeKernel::NodefsFakeKernel(std::unique_ptr<Node> root, Options options,
   kernel_options.server = FakeKernelServerOptions(options, kernel_options.server);
   if (kernel_options.lookup_counts == nullptr) kernel_options.lookup_counts = &counts_;
   kernel_ = std::make_unique<FakeKernel>(bridge_.get(), std::move(kernel_options));
-  if (kernel_->server() != nullptr) bridge_->SetNotifier(&kernel_->server()->notifier());
+  if (kernel_->server() != nullptr) {
+    bridge_->SetNotifier(&kernel_->server()->notifier());
+    bridge_->SetServer(kernel_->server());
+  }
   vfs_ = std::make_unique<FakeVfs>(kernel_.get());
 }
 
@@ -39,6 +45,7 @@ NodefsFakeKernel::~NodefsFakeKernel() {
   // The notifier went with the server; nodes freed with the tree below
   // must not reach it.
   bridge_->SetNotifier(nullptr);
+  bridge_->SetServer(nullptr);
   bridge_.reset();
 }
 

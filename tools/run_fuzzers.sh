@@ -26,7 +26,7 @@ seconds="${FUZZ_SECONDS:-60}"
 if [ "$#" -gt 0 ]; then
   fuzzers=("$@")
 else
-  fuzzers=(decoder session)
+  fuzzers=(decoder session tree)
 fi
 
 # A separate output directory for the instrumented build, so it does not

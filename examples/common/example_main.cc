@@ -24,6 +24,11 @@ ABSL_FLAG(absl::Duration, entry_timeout, absl::Seconds(1),
           "how long the kernel may cache names (e.g. 1s, 0)");
 ABSL_FLAG(absl::Duration, attr_timeout, absl::Seconds(1),
           "how long the kernel may cache attributes (e.g. 1s, 0)");
+ABSL_FLAG(bool, splice, true,
+          "send read data with splice(2) from the files that hold it, without copying it "
+          "through the daemon (--splice=false: read and write it)");
+ABSL_FLAG(bool, writeback_cache, false,
+          "let the kernel cache writes and send them in batches (FUSE_WRITEBACK_CACHE)");
 ABSL_FLAG(std::vector<std::string>, o, {},
           "raw mount options, comma-separated (e.g. -o ro,noatime,default_permissions)");
 
@@ -31,7 +36,8 @@ namespace fusekit::examples {
 namespace {
 
 const char* const kCommonFlags[] = {"debug",         "allow_other",  "read_only", "threads",
-                                    "entry_timeout", "attr_timeout", "o"};
+                                    "entry_timeout", "attr_timeout", "splice",
+                                    "writeback_cache", "o"};
 
 void PrintHelp(absl::string_view usage) {
   absl::PrintF("%s\n\nFlags:\n", usage);
@@ -150,6 +156,8 @@ Options OptionsFromFlags(absl::string_view fsname) {
   options.mount.raw_options = absl::GetFlag(FLAGS_o);
   options.server.debug = absl::GetFlag(FLAGS_debug);
   options.server.workers = absl::GetFlag(FLAGS_threads);
+  options.server.init.splice_write = absl::GetFlag(FLAGS_splice);
+  options.writeback_cache = absl::GetFlag(FLAGS_writeback_cache);
   return options;
 }
 

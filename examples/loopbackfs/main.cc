@@ -30,6 +30,11 @@ ABSL_FLAG(bool, default_permissions, true,
           "let the kernel check permissions against the mirrored files' modes and owners "
           "(without it, every caller acts with this daemon's rights)");
 
+ABSL_FLAG(bool, passthrough, false,
+          "FUSE passthrough: the kernel reads and writes the source files itself (Linux 6.9+, "
+          "needs root; falls back to serving reads and writes where refused; turns "
+          "--writeback_cache off)");
+
 namespace {
 
 constexpr char kUsage[] =
@@ -101,6 +106,7 @@ int main(int argc, char** argv) {
       fusekit::LoopbackMountOptions(fusekit::examples::OptionsFromFlags("loopbackfs"));
   options.mount.fsname = FsName(real_source.empty() ? source : real_source);
   options.mount.default_permissions = absl::GetFlag(FLAGS_default_permissions);
+  options.passthrough = absl::GetFlag(FLAGS_passthrough);
   // A waiting lock (F_SETLKW, flock) keeps a worker: never serve with one.
   if (options.server.workers == 1) options.server.workers = 2;
   return fusekit::examples::Serve(mountpoint, *std::move(root), options);

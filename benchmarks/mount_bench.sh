@@ -1,0 +1,400 @@
+#!/bin/bash
+# mount_bench: fusekit's mount-level benchmark. As root it mounts memfs and
+# loopbackfs (over a fresh tmpfs directory) beside two reference points, and
+# runs each workload on every target interleaved, round after round:
+#
+#   lightspeed  ../shared/bench/lightspeed.c, the least a FUSE daemon can do
+#               per request (fixed tree, no caching): the metadata limit.
+#   tmpfs       the kernel's own filesystem: the data-path limit.
+#
+# It prints, per workload and target, the median of the rounds and its ratio
+# to lightspeed (metadata) or tmpfs (data). The workload driver is
+# ../shared/bench/fsops.c; both C files are compiled into a temporary
+# directory at run time (never copied into the project).
+#
+#   bazel run -c opt //benchmarks:mount_bench                  # full run
+#   bazel run -c opt //benchmarks:mount_bench -- --quick       # smoke run
+#   bazel run -c opt //benchmarks:mount_bench -- --help
+#
+# Everything it mounts is unmounted on every exit path (an EXIT/INT/TERM/HUP
+# trap). Where it cannot mount (not root, no /dev/fuse, no C compiler, the
+# reference sources missing) it prints "SKIPPED: <reason>" and exits 0.
+set -u
+set -o pipefail
+
+usage() {
+  cat <<'EOF'
+mount_bench [flags]: FUSE mount benchmark (root only).
+  --bench_src=DIR   lightspeed.c and fsops.c (default: ../shared/bench from the
+                    workspace; or $FUSEKIT_BENCH_SRC)
+  --quick           tiny sizes, one round: a smoke run (seconds)
+  --rounds=N        rounds per workload (default 5; writes get 2 more)
+  --mb=N            MiB per sequential read/write (default 512)
+  --stat_n=N        stat calls per uncached run (default 40000; cached: x10)
+  --files=N         files per create run (default 5000)
+  --dir_entries=N   entries in the listed directory (default 10000)
+  --readdir_passes=N  listings per readdir run (default 20)
+  --workloads=LIST  comma-separated subset of: stat,stat_cached,stat2,
+                    scaling,readdir,create,read,write (default: all)
+  --memfs=PATH --loopbackfs=PATH   the daemons (default: from runfiles)
+  --raw=FILE        also write every measurement as TSV to FILE
+EOF
+}
+
+# --- Flags ---------------------------------------------------------------------
+ROUNDS=5
+MB=512
+STAT_N=40000
+FILES=5000
+DIR_ENTRIES=10000
+READDIR_PASSES=20
+WORKLOADS="stat,stat_cached,stat2,scaling,readdir,create,read,write"
+BENCH_SRC="${FUSEKIT_BENCH_SRC:-}"
+MEMFS=""
+LOOPBACKFS=""
+RAW=""
+QUICK=0
+for arg in "$@"; do
+  case "$arg" in
+    --help|-h) usage; exit 0 ;;
+    --quick) QUICK=1 ;;
+    --rounds=*) ROUNDS="${arg#*=}" ;;
+    --mb=*) MB="${arg#*=}" ;;
+    --stat_n=*) STAT_N="${arg#*=}" ;;
+    --files=*) FILES="${arg#*=}" ;;
+    --dir_entries=*) DIR_ENTRIES="${arg#*=}" ;;
+    --readdir_passes=*) READDIR_PASSES="${arg#*=}" ;;
+    --workloads=*) WORKLOADS="${arg#*=}" ;;
+    --bench_src=*) BENCH_SRC="${arg#*=}" ;;
+    --memfs=*) MEMFS="${arg#*=}" ;;
+    --loopbackfs=*) LOOPBACKFS="${arg#*=}" ;;
+    --raw=*) RAW="${arg#*=}" ;;
+    *) echo "mount_bench: unknown argument '$arg' (see --help)" >&2; exit 2 ;;
+  esac
+done
+if [[ $QUICK == 1 ]]; then
+  ROUNDS=1 MB=8 STAT_N=2000 FILES=100 DIR_ENTRIES=200 READDIR_PASSES=2
+fi
+for n in ROUNDS MB STAT_N FILES DIR_ENTRIES READDIR_PASSES; do
+  if ! [[ ${!n} =~ ^[1-9][0-9]*$ ]]; then
+    echo "mount_bench: --$(tr 'A-Z' 'a-z' <<<"$n") must be a positive integer" >&2
+    exit 2
+  fi
+done
+
+skip() {
+  echo "SKIPPED: $*"
+  exit 0
+}
+
+# --- Where things are ----------------------------------------------------------
+# The workspace: `bazel run` says; under `bazel test` the script is a symlink
+# into it.
+WORKSPACE="${BUILD_WORKSPACE_DIRECTORY:-}"
+if [[ -z $WORKSPACE ]]; then
+  WORKSPACE="$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)"
+fi
+[[ -n $BENCH_SRC ]] || BENCH_SRC="$WORKSPACE/../shared/bench"
+
+# The daemons, from the runfiles tree (cwd under bazel run and bazel test).
+find_runfile() {
+  local rel="$1" d
+  for d in "${RUNFILES_DIR:-}/fusekit" "$0.runfiles/fusekit" "$PWD"; do
+    [[ -x "$d/$rel" ]] && { echo "$d/$rel"; return 0; }
+  done
+  return 1
+}
+[[ -n $MEMFS ]] || MEMFS="$(find_runfile examples/memfs/memfs)" || skip "memfs binary not found"
+[[ -n $LOOPBACKFS ]] || LOOPBACKFS="$(find_runfile examples/loopbackfs/loopbackfs)" ||
+  skip "loopbackfs binary not found"
+
+[[ $(id -u) == 0 ]] || skip "mounting needs root (uid $(id -u))"
+[[ -c /dev/fuse && -r /dev/fuse && -w /dev/fuse ]] || skip "/dev/fuse is not usable"
+[[ -f $BENCH_SRC/lightspeed.c && -f $BENCH_SRC/fsops.c ]] ||
+  skip "no lightspeed.c and fsops.c in $BENCH_SRC (--bench_src=DIR)"
+CC="${CC:-cc}"
+command -v "$CC" >/dev/null || skip "no C compiler ($CC)"
+
+# --- Clean-up on every path ----------------------------------------------------
+TMP="$(mktemp -d /tmp/fusekit-bench.XXXXXX)" || exit 1
+PIDS=()    # daemons we started
+MOUNTS=()  # mountpoints we mounted (FUSE and tmpfs), unmounted in reverse
+
+mounted() { awk -v m="$1" '$2 == m { found = 1 } END { exit !found }' /proc/mounts; }
+
+cleanup() {
+  trap - EXIT INT TERM HUP
+  local pid i m
+  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+  for pid in "${PIDS[@]}"; do
+    for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null
+  done
+  for ((i = ${#MOUNTS[@]} - 1; i >= 0; i--)); do
+    m="${MOUNTS[$i]}"
+    if mounted "$m"; then umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null; fi
+  done
+  rm -rf --one-file-system "$TMP" 2>/dev/null
+}
+trap cleanup EXIT
+trap 'echo "mount_bench: interrupted" >&2; exit 130' INT TERM HUP
+
+# --- Build the reference programs ----------------------------------------------
+for prog in lightspeed fsops; do
+  "$CC" -O2 -pthread -o "$TMP/$prog" "$BENCH_SRC/$prog.c" 2>"$TMP/$prog.log" ||
+    skip "cannot build $prog.c: $(head -3 "$TMP/$prog.log")"
+done
+FSOPS="$TMP/fsops"
+
+# --- Mounts --------------------------------------------------------------------
+# The backing store: a fresh tmpfs, or (if mounting one fails) /dev/shm.
+STORE="$TMP/store"
+mkdir -p "$STORE"
+if mount -t tmpfs -o size=8g,mode=0755 fusekit-bench "$STORE" 2>/dev/null; then
+  MOUNTS+=("$STORE")
+else
+  STORE="$(mktemp -d /dev/shm/fusekit-bench.XXXXXX)" || skip "no tmpfs to work in"
+  trap 'cleanup; rm -rf "$STORE"' EXIT
+fi
+mkdir -p "$STORE/tmpfs" "$STORE/lb"
+
+declare -A DIR    # target -> directory the workloads run in
+declare -A WHY    # target -> why it is missing
+LOOPBACK_HELP="$("$LOOPBACKFS" --help 2>&1)"
+has_flag() { grep -q -- "--$1\b" <<<"$LOOPBACK_HELP"; }
+
+# Starts a daemon that mounts on `mnt` and waits until it has.
+# start NAME MNT COMMAND...
+start() {
+  local name="$1" mnt="$2" i
+  shift 2
+  mkdir -p "$mnt"
+  "$@" >"$TMP/$name.log" 2>&1 &
+  local pid=$!
+  PIDS+=("$pid")
+  MOUNTS+=("$mnt")
+  for i in $(seq 100); do
+    if mounted "$mnt"; then DIR[$name]="$mnt"; return 0; fi
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  WHY[$name]="did not mount: $(tail -1 "$TMP/$name.log")"
+  return 1
+}
+
+UNCACHED=(--entry_timeout=0 --attr_timeout=0)
+CACHED=(--entry_timeout=1h --attr_timeout=1h)
+LB_PLAIN=()
+has_flag splice && LB_PLAIN+=(--splice=false)
+has_flag passthrough && LB_PLAIN+=(--passthrough=false)
+
+DIR[tmpfs]="$STORE/tmpfs"
+M="$TMP/m"
+start lightspeed "$M/lightspeed" "$TMP/lightspeed" "$M/lightspeed" $((MB << 20)) 1
+start lightspeed_2t "$M/lightspeed_2t" "$TMP/lightspeed" "$M/lightspeed_2t" $((MB << 20)) 2
+start memfs_u "$M/memfs_u" "$MEMFS" --threads=2 "${UNCACHED[@]}" "$M/memfs_u"
+start memfs_u_1t "$M/memfs_u_1t" "$MEMFS" --threads=1 "${UNCACHED[@]}" "$M/memfs_u_1t"
+start memfs_c "$M/memfs_c" "$MEMFS" --threads=2 "${CACHED[@]}" "$M/memfs_c"
+start loopback_u "$M/loopback_u" "$LOOPBACKFS" --threads=2 "${UNCACHED[@]}" "${LB_PLAIN[@]}" \
+  "$STORE/lb" "$M/loopback_u"
+start loopback_c "$M/loopback_c" "$LOOPBACKFS" --threads=2 "${CACHED[@]}" "${LB_PLAIN[@]}" \
+  "$STORE/lb" "$M/loopback_c"
+if has_flag splice; then
+  start loopback_splice "$M/loopback_splice" "$LOOPBACKFS" --threads=2 "${CACHED[@]}" \
+    --splice=true "$STORE/lb" "$M/loopback_splice"
+else
+  WHY[loopback_splice]="n/a (flag absent)"
+fi
+if has_flag passthrough; then
+  start loopback_passthrough "$M/loopback_passthrough" "$LOOPBACKFS" --threads=2 \
+    "${CACHED[@]}" --passthrough=true "$STORE/lb" "$M/loopback_passthrough"
+else
+  WHY[loopback_passthrough]="n/a (flag absent)"
+fi
+if [[ -z ${DIR[lightspeed]:-} && -z ${DIR[memfs_u]:-} ]]; then
+  skip "cannot mount FUSE here: ${WHY[memfs_u]:-}"
+fi
+
+# --- Measuring -----------------------------------------------------------------
+declare -A RESULT  # "workload target" -> "v1 v2 ..."
+
+median() {
+  tr ' ' '\n' | grep . | sort -n | awk '{ v[++n] = $1 } END {
+    if (n == 0) print ""
+    else if (n % 2) print v[(n + 1) / 2]
+    else print (v[n / 2] + v[n / 2 + 1]) / 2 }'
+}
+
+# fsops prints "<workload> <figure> <unit>": the figure, or "" on failure.
+fsops() { "$FSOPS" "$@" 2>>"$TMP/fsops.err" | awk '{ print $2 }'; }
+
+# Drops the page cache of one file (fadvise DONTNEED; a no-op on tmpfs,
+# whose pages are the file), so a FUSE read goes to the daemon.
+uncache() { dd if="$1" iflag=nocache count=0 status=none 2>/dev/null; }
+
+# One run of `workload` on the target mounted at `dir`, round `r`; prints
+# the figure.
+run_one() {
+  local workload="$1" target="$2" dir="$3" r="$4" a b
+  case "$workload" in
+    stat|scaling) fsops stat "$dir/f" "$STAT_N" ;;
+    stat_cached) fsops stat "$dir/f" $((STAT_N * 10)) ;;
+    stat2|scaling2)
+      # Two processes at once; the figure is their sum.
+      "$FSOPS" stat "$dir/f" "$STAT_N" >"$TMP/s2a" 2>>"$TMP/fsops.err" &
+      "$FSOPS" stat "$dir/f" "$STAT_N" >"$TMP/s2b" 2>>"$TMP/fsops.err"
+      wait $!
+      a="$(awk '{ print $2 }' "$TMP/s2a")" b="$(awk '{ print $2 }' "$TMP/s2b")"
+      [[ -n $a && -n $b ]] && echo $((a + b))
+      ;;
+    readdir) fsops readdir "$dir/d" "$READDIR_PASSES" ;;
+    create)
+      mkdir "$dir/c.$r" && fsops create "$dir/c.$r" "$FILES"
+      rm -rf "$dir/c.$r"
+      ;;
+    read128k|read1m)
+      local bs=$((128 << 10)) file="$dir/r.dat"
+      [[ $workload == read1m ]] && bs=$((1 << 20))
+      [[ $target == lightspeed ]] && file="$dir/f"
+      uncache "$file"
+      fsops read "$file" "$bs" "$MB"
+      ;;
+    write128k|write1m)
+      local bs=$((128 << 10))
+      [[ $workload == write1m ]] && bs=$((1 << 20))
+      fsops write "$dir/w.dat" "$bs" "$MB"
+      ;;
+  esac
+}
+
+# workload title unit reference targets...: every round runs every target
+# once, starting one further along each round.
+measure() {
+  local workload="$1" rounds="$2"; shift 2
+  local targets=("$@") n=$# r i t v
+  local ran=()
+  for t in "${targets[@]}"; do [[ -n ${DIR[$t]:-} ]] && ran+=("$t"); done
+  n=${#ran[@]}
+  ((n > 0)) || return 0
+  # Data workloads first run once on every target unrecorded: the VM hands
+  # freed memory back to the host and the first touch of it is slow.
+  local first=1
+  [[ $workload == read* || $workload == write* ]] && first=0
+  for ((r = first; r <= rounds; r++)); do
+    for ((i = 0; i < n; i++)); do
+      t="${ran[$(((i + r) % n))]}"
+      v="$(run_one "$workload" "$t" "${DIR[$t]}" "$r")"
+      if ((r > 0)) && [[ $v =~ ^[0-9]+$ ]]; then
+        RESULT["$workload $t"]+="$v "
+        [[ -n $RAW ]] && printf '%s\t%s\t%s\t%s\n' "$workload" "$t" "$r" "$v" >>"$RAW"
+      fi
+    done
+  done
+}
+
+want() { [[ ",$WORKLOADS," == *",$1,"* ]]; }
+# The --workloads name a measured key belongs to.
+flag_of() {
+  case "$1" in
+    scaling2) echo scaling ;;
+    read*) echo read ;;
+    write*) echo write ;;
+    *) echo "$1" ;;
+  esac
+}
+
+# Set-up: the file to stat, the directory to list, the file to read.
+for t in "${!DIR[@]}"; do
+  d="${DIR[$t]}"
+  case "$t" in
+    lightspeed*) continue ;;  # a fixed tree: /f
+    loopback_*) d="$STORE/lb" ;;  # one backing directory for all of them
+  esac
+  [[ -e $d/f ]] || : >"$d/f"
+  if want readdir && [[ ! -d $d/d ]]; then
+    mkdir "$d/d" && "$FSOPS" create "$d/d" "$DIR_ENTRIES" >/dev/null
+  fi
+  if (want read) && [[ $t != memfs_u* && ! -e $d/r.dat ]]; then
+    "$FSOPS" write "$d/r.dat" $((1 << 20)) "$MB" >/dev/null
+  fi
+done
+
+echo "mount_bench: $(nproc) CPUs, kernel $(uname -r), $ROUNDS rounds, $MB MiB data," \
+  "stat $STAT_N, create $FILES, readdir $DIR_ENTRIES x $READDIR_PASSES" \
+  "$([[ $QUICK == 1 ]] && echo '(quick)')"
+for t in loopback_splice loopback_passthrough; do
+  [[ -n ${WHY[$t]:-} ]] && echo "  $t: ${WHY[$t]}"
+done
+for t in "${!WHY[@]}"; do
+  [[ ${WHY[$t]} == n/a* ]] || echo "  $t: ${WHY[$t]}"
+done
+
+START=$SECONDS
+want stat && measure stat "$ROUNDS" lightspeed memfs_u memfs_u_1t loopback_u tmpfs
+want stat_cached && measure stat_cached "$ROUNDS" lightspeed memfs_c loopback_c tmpfs
+want stat2 && measure stat2 "$ROUNDS" lightspeed_2t memfs_u loopback_u tmpfs
+if want scaling; then
+  measure scaling "$ROUNDS" lightspeed lightspeed_2t memfs_u_1t memfs_u
+  measure scaling2 "$ROUNDS" lightspeed lightspeed_2t memfs_u_1t memfs_u
+fi
+want readdir && measure readdir "$ROUNDS" memfs_u loopback_u memfs_c loopback_c tmpfs
+want create && measure create "$ROUNDS" memfs_c loopback_c memfs_u loopback_u tmpfs
+DATA=(memfs_c loopback_c loopback_splice loopback_passthrough tmpfs)
+if want read; then
+  measure read128k "$ROUNDS" lightspeed "${DATA[@]}"
+  measure read1m "$ROUNDS" lightspeed "${DATA[@]}"
+fi
+if want write; then
+  # Writes vary most (the VM hands freed memory back to the host): more rounds.
+  measure write128k $((ROUNDS + 2)) "${DATA[@]}"
+  measure write1m $((ROUNDS + 2)) "${DATA[@]}"
+fi
+
+# --- The table -----------------------------------------------------------------
+TITLE=(
+  [0]="stat uncached|ops/s|lightspeed|stat|lightspeed memfs_u memfs_u_1t loopback_u tmpfs"
+  [1]="stat cached (1h)|ops/s|lightspeed|stat_cached|memfs_c loopback_c tmpfs"
+  [2]="stat, 2 procs|ops/s|lightspeed_2t|stat2|lightspeed_2t memfs_u loopback_u tmpfs"
+  [3]="scaling: stat 1 proc|ops/s|lightspeed|scaling|lightspeed lightspeed_2t memfs_u_1t memfs_u"
+  [4]="scaling: stat 2 procs|ops/s|lightspeed_2t|scaling2|lightspeed lightspeed_2t memfs_u_1t memfs_u"
+  [5]="readdir ${DIR_ENTRIES}|entries/s|tmpfs|readdir|memfs_u loopback_u memfs_c loopback_c tmpfs"
+  [6]="create+write 4K ${FILES}|files/s|tmpfs|create|memfs_c loopback_c memfs_u loopback_u tmpfs"
+  [7]="read ${MB}M 128K|MiB/s|tmpfs|read128k|lightspeed ${DATA[*]}"
+  [8]="read ${MB}M 1M|MiB/s|tmpfs|read1m|lightspeed ${DATA[*]}"
+  [9]="write ${MB}M 128K|MiB/s|tmpfs|write128k|${DATA[*]}"
+  [10]="write ${MB}M 1M|MiB/s|tmpfs|write1m|${DATA[*]}"
+)
+# For stat the lightspeed figure of the stat workload is the reference even
+# where that workload did not run lightspeed (cached stat).
+echo
+printf '%-22s %-22s %12s %-9s %8s %8s  %s\n' workload target median unit "x ref" "x tmpfs" "runs"
+printf '%s\n' "$(printf '%.0s-' $(seq 100))"
+rows=0
+for line in "${TITLE[@]}"; do
+  IFS='|' read -r title unit ref key targets <<<"$line"
+  ref_workload="$key"
+  [[ $key == stat_cached ]] && ref_workload=stat
+  refv="$(median <<<"${RESULT["$ref_workload $ref"]:-}")"
+  tmpv="$(median <<<"${RESULT["$key tmpfs"]:-}")"
+  for t in $targets; do
+    values="${RESULT["$key $t"]:-}"
+    if [[ -z $values ]]; then
+      want "$(flag_of "$key")" || continue
+      reason="${WHY[$t]:-no result}"
+      printf '%-22s %-22s %12s %-9s %8s %8s  %s\n' "$title" "$t" "-" "$unit" "" "" "$reason"
+      continue
+    fi
+    m="$(median <<<"$values")"
+    xr="" xt=""
+    [[ -n $refv && $t != "$ref" ]] && xr="$(awk -v a="$m" -v b="$refv" 'BEGIN { printf "%.3f", a / b }')"
+    [[ -n $tmpv && $t != tmpfs ]] && xt="$(awk -v a="$m" -v b="$tmpv" 'BEGIN { printf "%.3f", a / b }')"
+    printf '%-22s %-22s %12s %-9s %8s %8s  %s\n' "$title" "$t" "$m" "$unit" "$xr" "$xt" "$values"
+    rows=$((rows + 1))
+  done
+done
+echo
+echo "mount_bench: $rows results in $((SECONDS - START)) s (x ref: against lightspeed for stat," \
+  "tmpfs otherwise; medians of the runs listed)"
+if [[ -s $TMP/fsops.err ]]; then
+  echo "mount_bench: fsops errors:"; sort "$TMP/fsops.err" | uniq -c | head -5
+fi
