@@ -124,9 +124,10 @@ std::string PosixTargetName(const ::testing::TestParamInfo<const PosixTarget*>& 
                            ::testing::Values(prefix##PosixSuiteTarget()),        \
                            ::fusekit::PosixTargetName)
 
-// The reference target: a fresh kernel tmpfs for each test (mounted on a
-// temporary directory as root; otherwise a new directory under /dev/shm if
-// that is a tmpfs; otherwise Unavailable).
+// The reference target: a fresh kernel tmpfs for each test. As root, a
+// 64 MiB tmpfs mounted on a temporary directory (size_limit_bytes says so,
+// so the ENOSPC cases run on it); otherwise a new directory under /dev/shm
+// if that is a tmpfs, with no declared limit; otherwise Unavailable.
 PosixTarget TmpfsTarget();
 
 // A directory to put targets' mount points under that every uid can reach
