@@ -25,6 +25,7 @@
 #include "testing/matchers.h"
 #include "testing/mount_fixture.h"
 #include "testing/nodefs_fake_kernel.h"
+#include "testing/process_stats.h"
 
 namespace fusekit::examples {
 namespace {
@@ -33,35 +34,6 @@ constexpr uint64_t kSize = 64ull << 20;
 constexpr size_t kChunk = 1 << 20;
 // Well below the file's size: what streaming needs is a few MiB.
 constexpr int64_t kRssBoundKb = 24 * 1024;
-
-// ASan keeps freed memory in quarantine (and TSan shadows it), so RSS
-// there says nothing about archivefs: report it, bound it only in plain
-// builds.
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool kSanitized = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-constexpr bool kSanitized = true;
-#else
-constexpr bool kSanitized = false;
-#endif
-#else
-constexpr bool kSanitized = false;
-#endif
-
-int64_t VmRssKb() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    absl::string_view rest = line;
-    if (absl::ConsumePrefix(&rest, "VmRSS:")) {
-      int64_t kb = 0;
-      rest = absl::StripSuffix(absl::StripAsciiWhitespace(rest), "kB");
-      if (absl::SimpleAtoi(absl::StripAsciiWhitespace(rest), &kb)) return kb;
-    }
-  }
-  return -1;
-}
 
 // The first byte of `data` (read at `offset`) that is not the pattern's, or
 // -1.
@@ -93,7 +65,7 @@ class LargeArchiveTest : public ::testing::TestWithParam<ArchiveFormat> {
 };
 
 TEST_P(LargeArchiveTest, StreamsThroughTheFakeKernelInLittleMemory) {
-  const int64_t rss_before = VmRssKb();
+  const int64_t rss_before = ResidentKiB();
   absl::Time start = absl::Now();
   absl::StatusOr<std::unique_ptr<ArchiveRoot>> root = OpenArchive(path_);
   ASSERT_TRUE(root.ok()) << root.status();
@@ -111,7 +83,7 @@ TEST_P(LargeArchiveTest, StreamsThroughTheFakeKernelInLittleMemory) {
     ASSERT_THAT(data, IsOk());
     ASSERT_EQ(data->size(), kChunk);
     ASSERT_EQ(FirstMismatch(*data, offset), -1);
-    rss_peak = std::max(rss_peak, VmRssKb());
+    rss_peak = std::max(rss_peak, ResidentKiB());
   }
   Report("sequential_read_ms", absl::ToInt64Milliseconds(absl::Now() - start));
   EXPECT_THAT(fs.vfs().Read(*fd, kChunk, kSize), IsOkAndHolds(""));
@@ -125,7 +97,7 @@ TEST_P(LargeArchiveTest, StreamsThroughTheFakeKernelInLittleMemory) {
     Result<std::string> data = fs.vfs().Read(*fd, 4096, offset);
     ASSERT_THAT(data, IsOk());
     ASSERT_EQ(FirstMismatch(*data, offset), -1) << "at " << offset;
-    rss_peak = std::max(rss_peak, VmRssKb());
+    rss_peak = std::max(rss_peak, ResidentKiB());
   }
   Report("random_reads_ms", absl::ToInt64Milliseconds(absl::Now() - start));
   EXPECT_THAT(fs.vfs().Close(*fd), IsOk());
@@ -136,14 +108,14 @@ TEST_P(LargeArchiveTest, StreamsThroughTheFakeKernelInLittleMemory) {
   Report("block_cache_hits", static_cast<int64_t>(stats.cache_hits));
   Report("rss_before_kb", rss_before);
   Report("rss_growth_kb", rss_peak - rss_before);
-  if (!kSanitized) {
+  if (!kRssDistortedBySanitizer) {
     EXPECT_LT(rss_peak - rss_before, kRssBoundKb)
         << "reading a 64 MiB file grew the process by " << (rss_peak - rss_before) << " kB";
   }
 }
 
 TEST_P(LargeArchiveTest, StreamsThroughARealMount) {
-  const int64_t rss_before = VmRssKb();
+  const int64_t rss_before = ResidentKiB();
   absl::StatusOr<std::unique_ptr<ArchiveRoot>> root = OpenArchive(path_);
   ASSERT_TRUE(root.ok()) << root.status();
   Options options;
@@ -168,7 +140,7 @@ TEST_P(LargeArchiveTest, StreamsThroughARealMount) {
     if (n == 0) break;
     ASSERT_EQ(FirstMismatch(data.substr(0, n), total), -1);
     total += n;
-    rss_peak = std::max(rss_peak, VmRssKb());
+    rss_peak = std::max(rss_peak, ResidentKiB());
   }
   close(fd);
   EXPECT_EQ(total, kSize);
@@ -180,7 +152,7 @@ TEST_P(LargeArchiveTest, StreamsThroughARealMount) {
   Report("mount_cursors_opened", static_cast<int64_t>(stats.cursors_opened));
   Report("mount_mib_skipped", static_cast<int64_t>(stats.bytes_skipped >> 20));
   Report("mount_block_cache_hits", static_cast<int64_t>(stats.cache_hits));
-  if (!kSanitized) {
+  if (!kRssDistortedBySanitizer) {
     EXPECT_LT(rss_peak - rss_before, kRssBoundKb);
   }
   mount.reset();

@@ -25,6 +25,7 @@
 #include "gtest/gtest.h"
 #include "testing/matchers.h"
 #include "testing/nodefs_fake_kernel.h"
+#include "testing/process_stats.h"
 
 namespace fusekit::examples {
 namespace {
@@ -35,34 +36,6 @@ constexpr size_t kChunk = 1 << 20;
 // cache, the 1 MiB read buffers): far below the 256 MiB of data.
 constexpr int64_t kRssBoundKb = 32 * 1024;
 
-// ASan keeps freed memory in quarantine and TSan shadows it: there RSS says
-// nothing about archivefs, so it is reported, and bounded only in plain
-// builds.
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool kSanitized = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-constexpr bool kSanitized = true;
-#else
-constexpr bool kSanitized = false;
-#endif
-#else
-constexpr bool kSanitized = false;
-#endif
-
-int64_t VmRssKb() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    absl::string_view rest = line;
-    if (absl::ConsumePrefix(&rest, "VmRSS:")) {
-      int64_t kb = 0;
-      rest = absl::StripSuffix(absl::StripAsciiWhitespace(rest), "kB");
-      if (absl::SimpleAtoi(absl::StripAsciiWhitespace(rest), &kb)) return kb;
-    }
-  }
-  return -1;
-}
 
 void Report(const std::string& what, int64_t value) {
   ::testing::Test::RecordProperty(what, std::to_string(value));
@@ -80,12 +53,12 @@ TEST(ArchiveOnDemandTest, A256MibTarGzIsReadOnDemandInLittleMemory) {
   // would show in RSS below.
   EXPECT_LT(static_cast<uint64_t>(archive_st.st_size), kSize / 4);
 
-  const int64_t rss_before = VmRssKb();
+  const int64_t rss_before = ResidentKiB();
   absl::StatusOr<std::unique_ptr<ArchiveRoot>> root = OpenArchive(path);
   ASSERT_TRUE(root.ok()) << root.status();
   ArchiveRoot* archive = root->get();
   NodefsFakeKernel fs(std::move(*root));
-  const int64_t rss_indexed = VmRssKb();
+  const int64_t rss_indexed = ResidentKiB();
   Report("rss_index_growth_kb", rss_indexed - rss_before);
   ASSERT_THAT(fs.vfs().Stat("/big.bin"), IsOkAndHolds(::testing::Field(&stat::st_size, kSize)));
   Result<int> fd = fs.vfs().Open("/big.bin", O_RDONLY, 0);
@@ -102,7 +75,7 @@ TEST(ArchiveOnDemandTest, A256MibTarGzIsReadOnDemandInLittleMemory) {
     ASSERT_THAT(data, IsOk());
     const std::string want = PatternBytes(offset, std::min<uint64_t>(4096, kSize - offset));
     EXPECT_EQ(*data, want) << "at " << offset;
-    rss_peak = std::max(rss_peak, VmRssKb());
+    rss_peak = std::max(rss_peak, ResidentKiB());
   }
   Report("backward_jumps_ms", absl::ToInt64Milliseconds(absl::Now() - start));
   const ArchiveReader::Stats after_jumps = archive->reader().stats();
@@ -125,7 +98,7 @@ TEST(ArchiveOnDemandTest, A256MibTarGzIsReadOnDemandInLittleMemory) {
             << "at " << offset;
       }
       pass->push_back(std::hash<std::string>()(*data));
-      if (offset % (32 * kChunk) == 0) rss_peak = std::max(rss_peak, VmRssKb());
+      if (offset % (32 * kChunk) == 0) rss_peak = std::max(rss_peak, ResidentKiB());
     }
     Report(pass == &first ? "first_read_ms" : "second_read_ms",
            absl::ToInt64Milliseconds(absl::Now() - start));
@@ -136,7 +109,7 @@ TEST(ArchiveOnDemandTest, A256MibTarGzIsReadOnDemandInLittleMemory) {
 
   Report("rss_before_kb", rss_before);
   Report("rss_growth_kb", rss_peak - rss_before);
-  if (!kSanitized) {
+  if (!kRssDistortedBySanitizer) {
     EXPECT_LT(rss_peak - rss_before, kRssBoundKb)
         << "reading 256 MiB (twice) grew the process by " << (rss_peak - rss_before) << " kB";
   }

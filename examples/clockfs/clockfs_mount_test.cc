@@ -20,6 +20,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "examples/clockfs/clock_fs.h"
+#include "examples/common/binary_fixture.h"
 #include "examples/common/example_process.h"
 #include "fuse/mount.h"
 #include "gmock/gmock.h"
@@ -163,20 +164,9 @@ TEST_F(ClockFsMountTest, ListingStaysCurrentOverManyTicks) {
 
 // ---- The binary ---------------------------------------------------------
 
-class ClockFsBinaryTest : public ::testing::Test {
+class ClockFsBinaryTest : public ExampleBinaryTest {
  protected:
-  void SetUp() override {
-    std::string reason = MountUnavailableReason();
-    if (!reason.empty()) GTEST_SKIP() << reason;
-    mountpoint_ = MakeTempDir("clockfs");
-    ASSERT_FALSE(mountpoint_.empty());
-  }
-  void TearDown() override {
-    if (mountpoint_.empty()) return;
-    EXPECT_TRUE(UnmountPath(mountpoint_).ok());
-    rmdir(mountpoint_.c_str());
-  }
-  std::string mountpoint_;
+  ClockFsBinaryTest() : ExampleBinaryTest("clockfs") {}
 };
 
 TEST_F(ClockFsBinaryTest, TicksAndUnmountsOnSigterm) {

@@ -17,6 +17,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "examples/common/binary_fixture.h"
 #include "examples/common/example_process.h"
 #include "examples/hellofs/hello_fs.h"
 #include "fuse/mount.h"
@@ -95,20 +96,9 @@ TEST(HelloFsMountTest, ServesRealSystemCalls) {
 
 // ---- The binary ---------------------------------------------------------
 
-class HelloFsBinaryTest : public ::testing::Test {
+class HelloFsBinaryTest : public ExampleBinaryTest {
  protected:
-  void SetUp() override {
-    std::string reason = MountUnavailableReason();
-    if (!reason.empty()) GTEST_SKIP() << reason;
-    mountpoint_ = MakeTempDir("hellofs");
-    ASSERT_FALSE(mountpoint_.empty());
-  }
-  void TearDown() override {
-    if (mountpoint_.empty()) return;
-    EXPECT_TRUE(UnmountPath(mountpoint_).ok());
-    rmdir(mountpoint_.c_str());
-  }
-  std::string mountpoint_;
+  HelloFsBinaryTest() : ExampleBinaryTest("hellofs") {}
 };
 
 TEST_F(HelloFsBinaryTest, ServesAndUnmountsOnSigterm) {

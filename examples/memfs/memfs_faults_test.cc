@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "examples/common/binary_fixture.h"
 #include "examples/common/example_process.h"
 #include "examples/memfs/memfs.h"
 #include "fuse/mount.h"
@@ -95,20 +96,9 @@ int MountsAt(const std::string& path) {
 
 // ---- SIGKILL ----------------------------------------------------------------
 
-class MemfsKillTest : public ::testing::Test {
+class MemfsKillTest : public ExampleBinaryTest {
  protected:
-  void SetUp() override {
-    std::string reason = MountUnavailableReason();
-    if (!reason.empty()) GTEST_SKIP() << reason;
-    mountpoint_ = MakeTempDir("memfs-kill");
-    ASSERT_FALSE(mountpoint_.empty());
-  }
-  void TearDown() override {
-    if (mountpoint_.empty()) return;
-    EXPECT_TRUE(UnmountPath(mountpoint_).ok());
-    rmdir(mountpoint_.c_str());
-  }
-  std::string mountpoint_;
+  MemfsKillTest() : ExampleBinaryTest("memfs-kill") {}
 };
 
 TEST_F(MemfsKillTest, DeadDaemonGivesEnotconnAndTheMountCanBeReplaced) {

@@ -30,30 +30,13 @@
 #include "nodefs/bridge.h"
 #include "nodefs/mem_node.h"
 #include "testing/mount_fixture.h"
-
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define FUSEKIT_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define FUSEKIT_SANITIZED 1
-#endif
-#endif
+#include "testing/process_stats.h"
 
 namespace fusekit::examples {
 namespace {
 
 constexpr uint64_t kLookups = 20000;
 constexpr int64_t kMaxGrowthKiB = 32 << 10;
-
-// VmRSS of this process, in KiB.
-int64_t ResidentKiB() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stoll(line.substr(6));
-  }
-  return -1;
-}
 
 // The bridge, counting the LOOKUPs it answers.
 class CountingBridge : public Bridge {
@@ -155,13 +138,13 @@ TEST_F(MemfsMemoryTest, ShortLivedFilesLeaveNothingBehind) {
   }
   EXPECT_EQ(store_->inodes(), 1u);
   EXPECT_EQ(store_->used_pages(), 0u);
-#ifdef FUSEKIT_SANITIZED
-  printf("memory: the VmRSS bound is not checked under a sanitizer (its quarantine and shadow "
-         "memory keep freed blocks resident)\n");
-#else
-  EXPECT_LT(after - before, kMaxGrowthKiB) << "VmRSS grew from " << before << " to " << after
-                                           << " KiB";
-#endif
+  if (kRssDistortedBySanitizer) {
+    printf("memory: the VmRSS bound is not checked under a sanitizer (its quarantine and shadow "
+           "memory keep freed blocks resident)\n");
+  } else {
+    EXPECT_LT(after - before, kMaxGrowthKiB) << "VmRSS grew from " << before << " to " << after
+                                             << " KiB";
+  }
 }
 
 }  // namespace

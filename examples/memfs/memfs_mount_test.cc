@@ -25,6 +25,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "examples/common/binary_fixture.h"
 #include "examples/common/example_process.h"
 #include "examples/memfs/memfs.h"
 #include "fuse/mount.h"
@@ -538,20 +539,9 @@ TEST_F(MemfsMountTest, Xattrs) {
 
 // ---- The binary ---------------------------------------------------------
 
-class MemfsBinaryTest : public ::testing::Test {
+class MemfsBinaryTest : public ExampleBinaryTest {
  protected:
-  void SetUp() override {
-    std::string reason = MountUnavailableReason();
-    if (!reason.empty()) GTEST_SKIP() << reason;
-    mountpoint_ = MakeTempDir("memfs");
-    ASSERT_FALSE(mountpoint_.empty());
-  }
-  void TearDown() override {
-    if (mountpoint_.empty()) return;
-    EXPECT_TRUE(UnmountPath(mountpoint_).ok());
-    rmdir(mountpoint_.c_str());
-  }
-  std::string mountpoint_;
+  MemfsBinaryTest() : ExampleBinaryTest("memfs") {}
 };
 
 TEST_F(MemfsBinaryTest, ServesWithItsSizeAndUnmountsOnSigterm) {
