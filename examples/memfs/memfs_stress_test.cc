@@ -342,6 +342,35 @@ class Worker {
   uint64_t counts_[kKinds] = {};
 };
 
+// The process workers. A child forked from this multi-threaded process (the
+// server's workers run here) could inherit a lock another thread held at
+// the fork and wait on it for ever (seen under ASan), so a child execs this
+// binary afresh; the environment says it is a worker, and this runs it
+// before main(): FUSEKIT_STRESS_WORKER="<id> <root>".
+constexpr char kWorkerEnv[] = "FUSEKIT_STRESS_WORKER";
+
+void RunProcessWorkerAndExit(const char* spec);
+
+[[maybe_unused]] const bool kProcessWorkerChecked = [] {
+  if (const char* spec = getenv(kWorkerEnv)) RunProcessWorkerAndExit(spec);
+  return true;
+}();
+
+void RunProcessWorkerAndExit(const char* spec) {
+  char* rest = nullptr;
+  const int id = static_cast<int>(strtol(spec, &rest, 10));
+  if (rest == nullptr || *rest != ' ') _exit(2);
+  Worker worker(rest + 1, id);
+  worker.Run(kOpsPerWorker);
+  worker.VerifyAndRemoveAll();
+  for (const std::string& e : worker.errors()) fprintf(stderr, "%s\n", e.c_str());
+  const uint64_t* c = worker.counts();
+  uint64_t total = 0;
+  for (int k = 0; k < kKinds; ++k) total += c[k];
+  fprintf(stderr, "process worker %d: %llu operations\n", id, static_cast<unsigned long long>(total));
+  _exit(worker.errors().empty() ? 0 : 1);
+}
+
 class MemfsStressTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -385,23 +414,24 @@ TEST_F(MemfsStressTest, ThreadsAndProcessesKeepContentAndLookupCounts) {
   }
   const absl::Time begin = absl::Now();
 
-  // Processes first (fork before this test starts threads of its own); they
-  // report failures on stderr and by exit status.
+  // Processes first; each execs this binary as a process worker (see
+  // RunProcessWorkerAndExit). They report failures on stderr and by exit
+  // status. Everything exec needs is built before fork: after it, the child
+  // may only make async-signal-safe calls.
   std::vector<pid_t> children;
   for (int p = 0; p < kProcesses; ++p) {
+    const std::string spec = absl::StrCat(kWorkerEnv, "=", 100 + p, " ", root);
+    std::vector<char*> env;
+    for (char** e = environ; *e != nullptr; ++e) env.push_back(*e);
+    env.push_back(const_cast<char*>(spec.c_str()));
+    env.push_back(nullptr);
+    char self[] = "/proc/self/exe";
+    char* argv[] = {self, nullptr};
     pid_t pid = fork();
     ASSERT_GE(pid, 0) << strerror(errno);
     if (pid == 0) {
-      Worker worker(root, 100 + p);
-      worker.Run(kOpsPerWorker);
-      worker.VerifyAndRemoveAll();
-      for (const std::string& e : worker.errors()) fprintf(stderr, "%s\n", e.c_str());
-      const uint64_t* c = worker.counts();
-      uint64_t total = 0;
-      for (int k = 0; k < kKinds; ++k) total += c[k];
-      fprintf(stderr, "process worker %d: %llu operations\n", 100 + p,
-              static_cast<unsigned long long>(total));
-      _exit(worker.errors().empty() ? 0 : 1);
+      execve(self, argv, env.data());
+      _exit(127);
     }
     children.push_back(pid);
   }
