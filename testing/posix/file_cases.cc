@@ -24,24 +24,13 @@ namespace {
 constexpr off_t kPage = 4096;
 constexpr off_t kGiB = off_t{1} << 30;
 
-// `n` bytes read at `offset`, or "<error>" with the errno.
-std::string PRead(int fd, size_t n, off_t offset) {
-  std::string buf(n, '\0');
-  ssize_t got = ::pread(fd, buf.data(), n, offset);
-  if (got < 0) return absl::StrCat("<error: ", strerror(errno), ">");
-  buf.resize(static_cast<size_t>(got));
-  return buf;
-}
+using posix::PRead;
 
 bool PWrite(int fd, absl::string_view data, off_t offset) {
   return ::pwrite(fd, data.data(), data.size(), offset) == static_cast<ssize_t>(data.size());
 }
 
-struct stat FStat(int fd) {
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) st.st_nlink = ~nlink_t{0};
-  return st;
-}
+using posix::FStat;
 
 TEST_P(PosixTest, CreateWriteReadBack) {
   ASSERT_TRUE(posix::WriteFile(Path("f"), "hello"));

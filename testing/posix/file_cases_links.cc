@@ -17,19 +17,9 @@
 namespace fusekit {
 namespace {
 
-std::string PRead(int fd, size_t n, off_t offset) {
-  std::string buf(n, '\0');
-  ssize_t got = ::pread(fd, buf.data(), n, offset);
-  if (got < 0) return absl::StrCat("<error: ", strerror(errno), ">");
-  buf.resize(static_cast<size_t>(got));
-  return buf;
-}
+using posix::PRead;
 
-struct stat FStat(int fd) {
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) st.st_nlink = ~nlink_t{0};
-  return st;
-}
+using posix::FStat;
 
 // Free bytes statfs reports for unprivileged users (f_bavail), or 0.
 uint64_t FreeBytes(const std::string& dir) {

@@ -24,19 +24,9 @@ namespace {
 
 using ::testing::UnorderedElementsAre;
 
-std::string PRead(int fd, size_t n, off_t offset) {
-  std::string buf(n, '\0');
-  ssize_t got = ::pread(fd, buf.data(), n, offset);
-  if (got < 0) return absl::StrCat("<error: ", strerror(errno), ">");
-  buf.resize(static_cast<size_t>(got));
-  return buf;
-}
+using posix::PRead;
 
-struct stat FStat(int fd) {
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) st.st_nlink = ~nlink_t{0};
-  return st;
-}
+using posix::FStat;
 
 int Rename2(const std::string& from, const std::string& to, unsigned flags) {
   return ::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), flags);

@@ -46,6 +46,20 @@ struct stat LStat(const std::string& path) {
   return st;
 }
 
+struct stat FStat(int fd) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) st.st_nlink = ~nlink_t{0};
+  return st;
+}
+
+std::string PRead(int fd, size_t n, off_t offset) {
+  std::string buf(n, '\0');
+  ssize_t got = ::pread(fd, buf.data(), n, offset);
+  if (got < 0) return absl::StrCat("<error: ", strerror(errno), ">");
+  buf.resize(static_cast<size_t>(got));
+  return buf;
+}
+
 bool Exists(const std::string& path) {
   struct stat st {};
   return ::lstat(path.c_str(), &st) == 0;

@@ -19,6 +19,10 @@ std::string ReadFile(const std::string& path);
 bool WriteFile(const std::string& path, absl::string_view data, mode_t mode = 0644);
 // lstat; st_nlink == 0 and errno kept on failure.
 struct stat LStat(const std::string& path);
+// fstat; st_nlink == ~0 on failure (no real file has that many links).
+struct stat FStat(int fd);
+// `n` bytes read at `offset`, or "<error: ...>" with the errno.
+std::string PRead(int fd, size_t n, off_t offset);
 // True if `path` exists (lstat succeeds).
 bool Exists(const std::string& path);
 
