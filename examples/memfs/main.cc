@@ -14,6 +14,10 @@
 ABSL_FLAG(std::string, size, "50%",
           "the most file data it holds, like tmpfs's size=: 64M, 2G, 50% (of RAM), 0 (no "
           "limit); writes past it fail with ENOSPC");
+ABSL_FLAG(bool, default_permissions, true,
+          "let the kernel check every caller against files' modes and owners (memfs checks "
+          "none itself: --default_permissions=false lets anyone who can reach the mount do "
+          "anything; it saves a GETATTR of each directory on a path when --attr_timeout=0)");
 ABSL_FLAG(uint64_t, inodes, 0,
           "the most files, directories and links it holds (0: one per 4 KiB of --size)");
 
@@ -35,6 +39,7 @@ int main(int argc, char** argv) {
     return ex::kExitUsage;
   }
   fusekit::MemFsOptions limits = ex::MemfsLimits(*size, absl::GetFlag(FLAGS_inodes));
-  return ex::Serve(args[0], fusekit::MemDir::NewRoot(limits),
-                   ex::MemfsOptions(ex::OptionsFromFlags("memfs")));
+  fusekit::Options options = ex::MemfsOptions(ex::OptionsFromFlags("memfs"));
+  options.mount.default_permissions = absl::GetFlag(FLAGS_default_permissions);
+  return ex::Serve(args[0], fusekit::MemDir::NewRoot(limits), options);
 }
