@@ -42,10 +42,34 @@ struct Bridge::OpenFile {
   bool dir = false;
   bool passthrough = false;  // the kernel does this open's I/O itself
   Mutex mu;
-  // Entry i has offset i+1; offset 0 (re)reads the listing, so telldir
-  // values stay valid until a rewind.
+  // The listing as far as the kernel has read it: entry i has offset i+1,
+  // so telldir values stay valid until a rewind (offset 0 starts afresh).
+  // Pulled from `stream` a chunk at a time, into a buffer recycled from
+  // earlier listings (Bridge::spare_listings_).
   std::vector<DirStreamEntry> listing ABSL_GUARDED_BY(mu);
+  std::unique_ptr<DirStream> stream ABSL_GUARDED_BY(mu);  // null once it ended
+  Errno stream_error ABSL_GUARDED_BY(mu);  // how it ended, if not at its end
   bool listed ABSL_GUARDED_BY(mu) = false;
+
+  // Entry `i` of the listing, pulling from the stream as far as needed;
+  // null past the end (and *error set if the stream failed there).
+  const DirStreamEntry* ListingEntry(uint64_t i, Errno* error) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    while (i >= listing.size()) {
+      if (stream == nullptr) {
+        *error = stream_error;
+        return nullptr;
+      }
+      DirStreamEntry entry;
+      Errno e;
+      if (!stream->Next(&entry, &e)) {
+        stream.reset();
+        stream_error = e;
+        continue;
+      }
+      listing.push_back(std::move(entry));
+    }
+    return &listing[i];
+  }
 };
 
 Bridge::Bridge(std::unique_ptr<Node> root, const Options& options)
@@ -89,6 +113,7 @@ Bridge::~Bridge() {
   for (auto& inode : all) {
     MutexLock lock(&inode->mu_);
     inode->children_.clear();
+    inode->child_dirs_ = 0;
     inode->parents_.clear();
     inode->released_ = true;
   }
@@ -838,8 +863,31 @@ void Bridge::Release(ReplyEmpty reply, uint64_t nodeid, const abi::fuse_release_
               (in.release_flags & abi::kReleaseFlockUnlock) ? in.lock_owner : uint64_t{0});
   if (open->handle) open->handle->Release(ctx);
   if (!open->dir) EndOpenMode(open->inode.get(), open->passthrough);
+  if (open->dir) {
+    MutexLock lock(&open->mu);
+    open->stream.reset();
+    KeepSpareListing(std::move(open->listing));
+  }
   CloseOpen(open->inode.get());
   reply.Ok();
+}
+
+std::vector<DirStreamEntry> Bridge::TakeSpareListing() {
+  MutexLock lock(&spare_listings_mu_);
+  if (spare_listings_.empty()) return {};
+  std::vector<DirStreamEntry> listing = std::move(spare_listings_.back());
+  spare_listings_.pop_back();
+  return listing;
+}
+
+void Bridge::KeepSpareListing(std::vector<DirStreamEntry> listing) {
+  // A few listings of up to 64k entries (48 bytes each): enough for the
+  // directories people list over and over, little memory kept.
+  constexpr size_t kMaxSpares = 4, kMaxEntries = size_t{1} << 16;
+  if (listing.capacity() == 0 || listing.capacity() > kMaxEntries) return;
+  listing.clear();  // names of up to 15 bytes live inside the entries
+  MutexLock lock(&spare_listings_mu_);
+  if (spare_listings_.size() < kMaxSpares) spare_listings_.push_back(std::move(listing));
 }
 
 void Bridge::Releasedir(ReplyEmpty reply, uint64_t nodeid, const abi::fuse_release_in& in) {
@@ -960,19 +1008,26 @@ void Bridge::ReaddirCommon(ReplyDirectory& reply, uint64_t nodeid, const abi::fu
       reply.Error(e);
       return;
     }
+    if (!open->listed) open->listing = TakeSpareListing();
     open->listing.clear();
-    DirStreamEntry entry;
-    Errno stream_error;
-    while (stream->Next(&entry, &stream_error)) open->listing.push_back(std::move(entry));
-    if (!stream_error.ok()) {
-      reply.Error(stream_error);
-      return;
-    }
+    open->stream = std::move(stream);
+    open->stream_error = kOk;
     open->listed = true;
   }
   std::vector<Inode*> counted;  // READDIRPLUS lookups to undo if not sent
-  for (uint64_t i = in.offset; i < open->listing.size(); ++i) {
-    const DirStreamEntry& d = open->listing[i];
+  for (uint64_t i = in.offset;; ++i) {
+    Errno stream_error;
+    const DirStreamEntry* entry = open->ListingEntry(i, &stream_error);
+    if (entry == nullptr) {
+      // A failing stream: the error, unless entries before it are going
+      // out now (the kernel asks again after them and gets it then).
+      if (!stream_error.ok() && i == in.offset) {
+        reply.Error(stream_error);
+        return;
+      }
+      break;
+    }
+    const DirStreamEntry& d = *entry;
     uint32_t type = (d.mode & S_IFMT) >> 12;
     uint64_t ino = d.ino != 0 ? d.ino : kUnknownIno;
     if (!plus) {

@@ -66,6 +66,10 @@ void PinScope::Add(std::shared_ptr<Inode> inode) { pinned_.push_back(std::move(i
 
 // --- Inode ---------------------------------------------------------------------
 
+// 1 for a directory, 0 for anything else or none: what an entry adds to
+// its parent's child_dirs_.
+static int64_t DirCount(const Inode* inode) { return inode != nullptr && inode->IsDir() ? 1 : 0; }
+
 Inode::Inode(Bridge* bridge, uint64_t node_id, StableAttr stable, std::unique_ptr<Node> node,
              bool persistent)
     : bridge_(bridge),
@@ -81,6 +85,7 @@ Inode::~Inode() {
   {
     MutexLock lock(&mu_);
     children.swap(children_);
+    child_dirs_ = 0;
   }
   for (auto& [name, child] : children) {
     // Held across the release: once this parent is gone another thread's
@@ -180,6 +185,7 @@ bool Inode::AddChildImpl(absl::string_view name, Inode* child, bool overwrite, b
       child->lookup_only_ = true;
     }
     children_[std::string(name)] = child;
+    child_dirs_ += DirCount(child) - DirCount(old);
     child->AddParent(this, name);
     break;
   }
@@ -211,6 +217,7 @@ void Inode::DetachIfLookupOnly() {
     auto it = parent->children_.find(name);
     if (it == parent->children_.end() || it->second != this) continue;
     parent->children_.erase(it);
+    parent->child_dirs_ -= DirCount(this);
     RemoveParent(parent.get(), name);
   }
 }
@@ -231,6 +238,7 @@ bool Inode::RmChild(absl::string_view name) {
     if (it == children_.end()) return false;
     if (it->second != child) continue;
     children_.erase(it);
+    child_dirs_ -= DirCount(child);
     child->RemoveParent(this, name);
     break;
   }
@@ -272,12 +280,14 @@ bool Inode::MvChild(absl::string_view name, Inode* new_parent, absl::string_view
     Inode* victim_now = vit == new_parent->children_.end() ? nullptr : vit->second;
     if (it->second != child || victim_now != victim) continue;
     children_.erase(it);
+    child_dirs_ -= DirCount(child);
     child->RemoveParent(this, name);
     if (victim != nullptr) {
       victim->mu_.AssertHeld();
       victim->RemoveParent(new_parent, new_name);
     }
     new_parent->children_[std::string(new_name)] = child;
+    new_parent->child_dirs_ += DirCount(child) - DirCount(victim);
     child->AddParent(new_parent, new_name);
     break;
   }
@@ -308,6 +318,8 @@ bool Inode::ExchangeChild(absl::string_view name, Inode* new_parent, absl::strin
     b->RemoveParent(new_parent, new_name);
     ait->second = b;
     bit->second = a;
+    child_dirs_ += DirCount(b) - DirCount(a);
+    new_parent->child_dirs_ += DirCount(a) - DirCount(b);
     b->AddParent(this, name);
     a->AddParent(new_parent, new_name);
     return true;
@@ -345,11 +357,16 @@ std::vector<std::pair<std::string, Inode*>> Inode::Children() {
   return out;
 }
 
+void Inode::ChildrenAfter(absl::string_view after, size_t max, std::vector<DirStreamEntry>* out) {
+  MutexLock lock(&mu_);
+  for (auto it = children_.upper_bound(after); it != children_.end() && max > 0; ++it, --max) {
+    out->push_back({it->first, it->second->stable().mode, it->second->stable().ino});
+  }
+}
+
 size_t Inode::ChildDirectoryCount() {
   MutexLock lock(&mu_);
-  size_t dirs = 0;
-  for (const auto& [name, child] : children_) dirs += child->IsDir() ? 1 : 0;
-  return dirs;
+  return static_cast<size_t>(child_dirs_);
 }
 
 size_t Inode::ParentCount() {

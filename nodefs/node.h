@@ -222,10 +222,15 @@ struct DirStreamEntry {
   uint64_t ino = 0;
 };
 
-// A directory listing, produced by Node::Readdir. fusekit reads it to the
-// end once per rewind and numbers the entries itself, so a listing resumes
-// correctly wherever the kernel stopped, seekdir/telldir work, and entries
-// added or removed meanwhile never make another entry skip or repeat.
+// A directory listing, produced by Node::Readdir. fusekit reads it as far as
+// the kernel asks (a READDIR costs the entries it returns, not the size of
+// the directory), keeps what it read until the next rewind and numbers the
+// entries itself, so a listing resumes correctly wherever the kernel
+// stopped, seekdir/telldir work, and entries added or removed meanwhile
+// never make another entry skip or repeat. The stream lives from opendir
+// (or rewinddir) until the listing ends, the next rewind or the close, and
+// is read during later requests: it must not keep the Context it was made
+// with.
 class DirStream {
  public:
   virtual ~DirStream() = default;

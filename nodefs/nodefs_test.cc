@@ -122,6 +122,10 @@ class RawDir {
     EXPECT_THAT(problems, IsEmpty());
     return entries;
   }
+  // The error of one READDIR from `offset`.
+  Errno ReadError(uint64_t offset, uint32_t size) {
+    return kernel_.Call(FuseRequest::Readdir(nodeid_, fh_, offset, size, false)).error();
+  }
   // Everything from `offset` to the end, in steps of `size` bytes.
   std::vector<ParsedDirent> ReadAll(uint64_t offset, uint32_t size) {
     std::vector<ParsedDirent> all;
@@ -880,6 +884,43 @@ TEST(NodefsTest, DirectoryLinkCountCountsSubdirectoriesOnly) {
   EXPECT_THAT(vfs.Stat("/d"), IsOkAndHolds(::testing::Field(&stat::st_nlink, 3u)));
 }
 
+// The count is kept with every change to the children (not recounted), so
+// every way an entry comes and goes must keep it: renames within and across
+// directories, a rename replacing an empty directory, an exchange of a file
+// with a directory, and unlink.
+TEST(NodefsTest, DirectoryCountFollowsRenamesAndExchanges) {
+  NodefsFakeKernel fs(std::make_unique<MemDir>());
+  FakeVfs& vfs = fs.vfs();
+  ASSERT_THAT(vfs.Mkdir("/p", 0755), IsOk());
+  ASSERT_THAT(vfs.Mkdir("/q", 0755), IsOk());
+  ASSERT_THAT(vfs.Mkdir("/p/a", 0755), IsOk());
+  ASSERT_THAT(vfs.Mkdir("/q/empty", 0755), IsOk());
+  ASSERT_THAT(vfs.WriteFile("/q/f", "x"), IsOk());
+  Inode* p = fs.root()->GetChild("p");
+  Inode* q = fs.root()->GetChild("q");
+  ASSERT_NE(p, nullptr);
+  ASSERT_NE(q, nullptr);
+  auto counts = [&] {
+    return std::make_pair(p->ChildDirectoryCount(), q->ChildDirectoryCount());
+  };
+  EXPECT_EQ(counts(), std::make_pair(size_t{1}, size_t{1}));
+  ASSERT_THAT(vfs.Rename("/p/a", "/p/b", 0), IsOk());  // same directory
+  EXPECT_EQ(counts(), std::make_pair(size_t{1}, size_t{1}));
+  ASSERT_THAT(vfs.Rename("/p/b", "/q/empty", 0), IsOk());  // replaces a directory
+  EXPECT_EQ(counts(), std::make_pair(size_t{0}, size_t{1}));
+  ASSERT_THAT(vfs.Rename("/q/empty", "/p/d", 0), IsOk());  // across
+  EXPECT_EQ(counts(), std::make_pair(size_t{1}, size_t{0}));
+  ASSERT_THAT(vfs.Rename("/p/d", "/q/f", RENAME_EXCHANGE), IsOk());
+  EXPECT_EQ(counts(), std::make_pair(size_t{0}, size_t{1}));
+  EXPECT_TRUE(p->GetChild("d") != nullptr && !p->GetChild("d")->IsDir());
+  ASSERT_THAT(vfs.Unlink("/p/d"), IsOk());
+  ASSERT_THAT(vfs.Rmdir("/q/f"), IsOk());
+  EXPECT_EQ(counts(), std::make_pair(size_t{0}, size_t{0}));
+  fs.kernel().clock().Advance(absl::Seconds(2));
+  EXPECT_THAT(vfs.Stat("/q"), IsOkAndHolds(::testing::Field(&stat::st_nlink, 2u)));
+  EXPECT_THAT(vfs.Stat("/"), IsOkAndHolds(::testing::Field(&stat::st_nlink, 4u)));
+}
+
 // A MemDir removed while open (rmdir, or replaced by a rename) has no
 // links, as on tmpfs; it used to say 2.
 TEST(NodefsTest, RemovedOpenMemDirHasNoLinks) {
@@ -1045,6 +1086,95 @@ TEST(NodefsTest, SeekdirReturnsTheSameEntries) {
   std::vector<std::string> names = Names(dir.ReadAll(0, 300));
   EXPECT_EQ(names.size(), 63u);
   EXPECT_EQ(std::count(names.begin(), names.end(), "new"), 1);
+}
+
+// The tree's listing is read from the live directory as the kernel asks
+// (like tmpfs), not snapshot at opendir: a name made after the cursor
+// shows, one removed before the cursor reached it does not (beyond the
+// batch of a few hundred entries read at once).
+TEST(NodefsTest, ListingReadsTheLiveTreeBeyondWhatWasRead) {
+  NodefsFakeKernel fs(std::make_unique<MemDir>());
+  MakeBigDir(fs, 1000);
+  const uint64_t big = NodeId(fs, "/big");
+  RawDir dir(fs.kernel(), big);
+  std::vector<ParsedDirent> first = dir.Read(0, 512);
+  ASSERT_FALSE(first.empty());
+  ASSERT_LT(first.size(), 30u);
+  ASSERT_THAT(fs.vfs().Unlink("/big/f900"), IsOk());
+  ASSERT_THAT(fs.vfs().WriteFile("/big/z-new", ""), IsOk());
+  std::vector<std::string> rest = Names(dir.ReadAll(first.back().off, 512));
+  EXPECT_EQ(std::count(rest.begin(), rest.end(), "z-new"), 1);
+  EXPECT_EQ(std::count(rest.begin(), rest.end(), "f900"), 0);
+  EXPECT_EQ(first.size() + rest.size(), 1002u);  // ., .., 1000 - 1 + 1
+}
+
+// A listing of its own that counts how far fusekit read it, and can fail
+// after a given number of entries.
+class CountedDir : public Node {
+ public:
+  CountedDir(int entries, int fail_after, int* pulled)
+      : entries_(entries), fail_after_(fail_after), pulled_(pulled) {}
+  Errno Readdir(const Context&, std::unique_ptr<DirStream>* stream) override {
+    *stream = std::make_unique<Stream>(this);
+    return kOk;
+  }
+
+ private:
+  class Stream : public DirStream {
+   public:
+    explicit Stream(CountedDir* dir) : dir_(dir) {}
+    bool Next(DirStreamEntry* entry, Errno* error) override {
+      if (next_ == dir_->fail_after_) {
+        *error = Errno(EIO);
+        return false;
+      }
+      if (next_ == dir_->entries_) return false;
+      *entry = {absl::StrFormat("entry%05d", next_++), S_IFREG, 0};
+      ++*dir_->pulled_;
+      return true;
+    }
+
+   private:
+    CountedDir* dir_;
+    int next_ = 0;
+  };
+  const int entries_, fail_after_;
+  int* pulled_;
+};
+
+// A READDIR costs what it returns: fusekit pulls a listing only as far as
+// the reply asks (plus the one entry that did not fit), and keeps what it
+// pulled for seekdir.
+TEST(NodefsTest, ListingIsPulledOnlyAsFarAsTheKernelReads) {
+  int pulled = 0;
+  NodefsFakeKernel fs(std::make_unique<CountedDir>(10000, -1, &pulled));
+  RawDir dir(fs.kernel(), abi::kRootId);
+  std::vector<ParsedDirent> first = dir.Read(0, 4096);
+  ASSERT_GT(first.size(), 50u);
+  EXPECT_LE(pulled, static_cast<int>(first.size()) + 1);
+  std::vector<ParsedDirent> second = dir.Read(first.back().off, 4096);
+  ASSERT_FALSE(second.empty());
+  EXPECT_EQ(second.front().name, absl::StrFormat("entry%05d", first.size()));
+  EXPECT_LE(pulled, static_cast<int>(first.size() + second.size()) + 1);
+  const int before = pulled;
+  std::vector<ParsedDirent> again = dir.Read(first[9].off, 4096);  // seekdir back
+  ASSERT_FALSE(again.empty());
+  EXPECT_EQ(again.front().name, "entry00010");
+  EXPECT_EQ(pulled, before);  // served from what was pulled already
+  EXPECT_EQ(dir.ReadAll(0, 65536).size(), 10000u);  // rewind: a fresh stream, to its end
+}
+
+// A stream that fails mid-listing: the entries before the failure go out,
+// then the next READDIR gets the error.
+TEST(NodefsTest, ListingErrorComesAfterTheEntriesBeforeIt) {
+  int pulled = 0;
+  NodefsFakeKernel fs(std::make_unique<CountedDir>(100, 5, &pulled));
+  RawDir dir(fs.kernel(), abi::kRootId);
+  std::vector<ParsedDirent> first = dir.Read(0, 4096);
+  ASSERT_EQ(first.size(), 5u);
+  EXPECT_THAT(dir.ReadError(first.back().off, 4096), Errno(EIO));
+  EXPECT_THAT(dir.ReadError(first.back().off, 4096), Errno(EIO));  // and again
+  EXPECT_EQ(dir.Read(0, 4096).size(), 5u);  // a rewind tries afresh
 }
 
 // --- FORGET storms --------------------------------------------------------------------------
