@@ -746,9 +746,42 @@ absl::StatusOr<std::unique_ptr<KernelMount>> KernelMount::Create(
     if (top != nullptr && IsFuseType(top->fs_type)) device = top->device;
   }
   const uint64_t unique_id = UniqueMountId(resolved->path).value_or(0);
-  return std::unique_ptr<KernelMount>(
-      new KernelMount(*std::move(fd), resolved->path, via_fusermount,
-                      std::move(device), unique_id));
+  std::unique_ptr<KernelMount> mount(new KernelMount(*std::move(fd), resolved->path,
+                                                     via_fusermount, std::move(device),
+                                                     unique_id));
+  if (options.read_ahead_kb != 0) {
+    // On failure the mount is taken down again (~KernelMount) before the
+    // error goes back: a mount the caller never got must not stay.
+    if (absl::Status s = mount->SetReadAhead(options.read_ahead_kb); !s.ok()) return s;
+  }
+  return mount;
+}
+
+absl::Status KernelMount::SetReadAhead(uint32_t kib) {
+  if (device_.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "read_ahead_kb: cannot tell the device of the mount at ", mountpoint_));
+  }
+  // FUSE superblocks' backing device infos are named after the anonymous
+  // device number, as mountinfo shows it ("0:52").
+  const std::string path = absl::StrCat("/sys/class/bdi/", device_, "/read_ahead_kb");
+  const int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  const std::string value = absl::StrCat(kib, "\n");
+  if (fd < 0 || write(fd, value.data(), value.size()) != static_cast<ssize_t>(value.size())) {
+    const int err = errno;
+    if (fd >= 0) close(fd);
+    std::string message = absl::StrCat("read_ahead_kb: writing ", path, ": ", strerror(err));
+    if (err == EACCES || err == EPERM) {
+      return absl::PermissionDeniedError(absl::StrCat(message, " (needs root)"));
+    }
+    if (err == EROFS) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(message, " (sysfs is mounted read-only here, as in a sandbox)"));
+    }
+    return absl::UnknownError(message);
+  }
+  close(fd);
+  return absl::OkStatus();
 }
 
 absl::Status KernelMount::Unmount() { return Unmount(UnmountMode::kLazyIfBusy); }

@@ -80,6 +80,8 @@ class KernelMount {
   absl::Status AbortConnection();
 
  private:
+  // Writes the mount's read_ahead_kb (MountOptions::read_ahead_kb).
+  absl::Status SetReadAhead(uint32_t kib);
   KernelMount(ScopedFd fd, std::string mountpoint, bool via_fusermount,
               std::string device, uint64_t unique_mount_id);
 

@@ -176,6 +176,10 @@ absl::StatusOr<ParsedMountOptions> ParseMountOptions(
   if (absl::Status s = ValidateFsname(fsname); !s.ok()) return s;
   if (absl::Status s = ValidateSubtype(subtype); !s.ok()) return s;
 
+  if (options.read_ahead_kb > (1u << 20)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "read_ahead_kb ", options.read_ahead_kb, " is over the limit of 1048576 (1 GiB)"));
+  }
   ParsedMountOptions parsed;
   parsed.source = fsname;
   parsed.subtype = subtype;

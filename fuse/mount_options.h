@@ -27,6 +27,15 @@ struct MountOptions {
   bool read_only = false;
   // Largest read the kernel sends; 0 leaves the kernel's default.
   uint32_t max_read = 0;
+  // How far (KiB) the kernel reads ahead of a sequential reader: the
+  // mount's /sys/class/bdi/<dev>/read_ahead_kb, set right after mounting
+  // (root only: the mount fails with PermissionDenied otherwise, and with
+  // FailedPrecondition where /sys is read-only). The
+  // kernel's default is 128 KiB whatever INIT's max_readahead says, so a
+  // daemon serving big sequential reads gets 128 KiB READs unless this is
+  // raised (up to max_pages, 1 MiB with fusekit's default max_write).
+  // 0 leaves the default; at most 1 GiB.
+  uint32_t read_ahead_kb = 0;
   // Like `-o a,b=c`: each string may hold comma-separated options. Known:
   // ro rw nosuid suid nodev dev noexec exec sync async dirsync noatime atime
   // relatime allow_other default_permissions fsname= subtype= max_read=.

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <optional>
 #include <string>
@@ -155,9 +156,17 @@ MountOptions Subtype(std::string subtype) {
   return o;
 }
 
+MountOptions ReadAhead(uint32_t kib) {
+  MountOptions o;
+  o.read_ahead_kb = kib;
+  return o;
+}
+
 std::vector<BadCase> BadCases() {
   return {
       {"unknown", Raw({"ro,bogus"}), "unknown mount option \"bogus\""},
+      {"read_ahead_too_big", ReadAhead((1u << 20) + 1),
+       "read_ahead_kb 1048577 is over the limit of 1048576"},
       {"unknown_with_value", Raw({"bogus=1"}),
        "unknown mount option \"bogus=1\""},
       {"empty_string", Raw({""}), "empty mount option in \"\""},
@@ -489,6 +498,35 @@ TEST_P(RealMountTest, MountsAndUnmounts) {
   errno = 0;
   EXPECT_EQ(read(mount->fd(), buf, sizeof(buf)), -1);
   EXPECT_EQ(errno, ENODEV);
+}
+
+// read_ahead_kb lands in the mount's own backing device info (the kernel's
+// 128 KiB default otherwise), and a later mount starts from the default.
+TEST_P(RealMountTest, ReadAheadReachesTheMountsDeviceInfo) {
+  auto read_ahead_of = [&]() -> std::string {
+    std::optional<MountInfoEntry> entry = FuseEntryAt(canonical_dir_);
+    if (!entry.has_value()) return "no mount";
+    std::ifstream in(absl::StrCat("/sys/class/bdi/", entry->device, "/read_ahead_kb"));
+    std::string text;
+    if (!(in >> text)) return "unreadable";
+    return text;
+  };
+  MountOptions o = Options();
+  o.read_ahead_kb = 1024;
+  {
+    absl::StatusOr<std::unique_ptr<KernelMount>> sandboxed = KernelMount::Create(dir_, o);
+    if (absl::StrContains(sandboxed.status().message(), "read-only")) {
+      EXPECT_FALSE(IsFuseMountPoint(canonical_dir_));  // the failed mount is gone
+      GTEST_SKIP() << sandboxed.status();
+    }
+    sandboxed = absl::StatusOr<std::unique_ptr<KernelMount>>();  // unmounts
+    MOUNT_OR_SKIP(mount, dir_, o);
+    EXPECT_EQ(read_ahead_of(), "1024");
+    EXPECT_TRUE(mount->Unmount().ok());
+  }
+  MOUNT_OR_SKIP(plain, dir_, Options());
+  EXPECT_EQ(read_ahead_of(), "128");
+  EXPECT_TRUE(plain->Unmount().ok());
 }
 
 TEST_P(RealMountTest, FlagsReachTheMount) {

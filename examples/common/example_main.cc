@@ -29,6 +29,9 @@ ABSL_FLAG(bool, splice, true,
           "through the daemon (--splice=false: read and write it)");
 ABSL_FLAG(bool, writeback_cache, false,
           "let the kernel cache writes and send them in batches (FUSE_WRITEBACK_CACHE)");
+ABSL_FLAG(uint32_t, read_ahead_kb, 0,
+          "how far (KiB) the kernel reads ahead of sequential reads, e.g. 1024 for 1 MiB "
+          "READs (needs root; 0: the kernel's 128)");
 ABSL_FLAG(std::vector<std::string>, o, {},
           "raw mount options, comma-separated (e.g. -o ro,noatime,default_permissions)");
 
@@ -37,7 +40,7 @@ namespace {
 
 const char* const kCommonFlags[] = {"debug",         "allow_other",  "read_only", "threads",
                                     "entry_timeout", "attr_timeout", "splice",
-                                    "writeback_cache", "o"};
+                                    "writeback_cache", "read_ahead_kb", "o"};
 
 void PrintHelp(absl::string_view usage) {
   absl::PrintF("%s\n\nFlags:\n", usage);
@@ -154,6 +157,7 @@ Options OptionsFromFlags(absl::string_view fsname) {
   options.mount.allow_other = absl::GetFlag(FLAGS_allow_other);
   options.mount.read_only = absl::GetFlag(FLAGS_read_only);
   options.mount.raw_options = absl::GetFlag(FLAGS_o);
+  options.mount.read_ahead_kb = absl::GetFlag(FLAGS_read_ahead_kb);
   options.server.debug = absl::GetFlag(FLAGS_debug);
   options.server.workers = absl::GetFlag(FLAGS_threads);
   options.server.init.splice_write = absl::GetFlag(FLAGS_splice);
