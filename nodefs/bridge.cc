@@ -771,6 +771,15 @@ void Bridge::Opendir(ReplyOpen reply, uint64_t nodeid, const abi::fuse_open_in& 
   Context ctx(&reply);
   OpenOut out;
   Errno e = inode->node()->Opendir(ctx, &out);
+  if (e == Errno(ENOSYS)) {
+    // "No handle needed": an open without one. Not passed on as ENOSYS:
+    // the kernel would then list with fh 0 and cache every listing
+    // (NO_OPENDIR implies FOPEN_CACHE_DIR), which is only safe with
+    // directory offsets that stay valid from one listing to the next, and
+    // fusekit numbers each listing's entries afresh.
+    out = OpenOut();
+    e = kOk;
+  }
   if (!e.ok()) {
     reply.Error(e);
     return;

@@ -356,7 +356,7 @@ class Node {
   // (the kernel reads to fill partial pages) and no O_APPEND (the kernel
   // places appends itself).
   virtual Errno Open(const Context& ctx, uint32_t flags, OpenOut* out);
-  // opendir(3). Default: kOk, no handle.
+  // opendir(3). Default: kOk, no handle. ENOSYS means the same.
   virtual Errno Opendir(const Context& ctx, OpenOut* out);
   // getdents(2): the listing, read once per rewind. Default: "." and ".."
   // then the tree's children in name order. A directory handle whose

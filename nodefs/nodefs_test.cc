@@ -1177,6 +1177,31 @@ TEST(NodefsTest, ListingErrorComesAfterTheEntriesBeforeIt) {
   EXPECT_EQ(dir.Read(0, 4096).size(), 5u);  // a rewind tries afresh
 }
 
+// An Opendir answering ENOSYS ("no handle needed") opens without a handle;
+// the kernel is not told ENOSYS, which would make it list with fh 0 and
+// cache listings whose offsets fusekit does not keep stable.
+class EnosysOpendirDir : public MemDir {
+  Errno Opendir(const Context&, OpenOut*) override { return Errno(ENOSYS); }
+};
+
+TEST(NodefsTest, OpendirEnosysOpensWithoutAHandle) {
+  NodefsFakeKernel fs(std::make_unique<EnosysOpendirDir>());
+  for (int i = 0; i < 300; ++i) AddFile(fs.root(), absl::StrFormat("f%03d", i));
+  for (int pass = 0; pass < 2; ++pass) {
+    FuseReply r = fs.kernel().Call(FuseRequest::Open(abi::kRootId, O_RDONLY, /*dir=*/true));
+    ASSERT_THAT(r.error(), IsOk());
+    EXPECT_EQ(r.As<abi::fuse_open_out>().open_flags, 0u);
+    EXPECT_THAT(fs.kernel().Call(FuseRequest::Release(abi::kRootId, r.As<abi::fuse_open_out>().fh,
+                                                      O_RDONLY, /*dir=*/true))
+                    .error(),
+                IsOk());
+    Result<std::vector<DirEntry>> listing =
+        fs.vfs().Readdir("/", {.mode = ReaddirMode::kPlain, .request_size = 1024});
+    ASSERT_THAT(listing, IsOk());
+    EXPECT_EQ(listing->size(), 302u);
+  }
+}
+
 // --- FORGET storms --------------------------------------------------------------------------
 
 TEST(NodefsTest, ForgetStormGivesEveryCountBack) {
