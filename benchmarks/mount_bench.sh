@@ -201,6 +201,13 @@ start memfs_u "$M/memfs_u" "$MEMFS" --threads=2 "${UNCACHED[@]}" --default_permi
 start memfs_u_1t "$M/memfs_u_1t" "$MEMFS" --threads=1 "${UNCACHED[@]}" \
   --default_permissions=false "$M/memfs_u_1t"
 start memfs_u_perm "$M/memfs_u_perm" "$MEMFS" --threads=2 "${UNCACHED[@]}" "$M/memfs_u_perm"
+# memfs_u listing through the daemon every time: directory handles and no
+# listing cache in the kernel (memfs_u lists without OPENDIR, and the
+# kernel then caches listings until the directory changes).
+if "$MEMFS" --help 2>&1 | grep -q -- "--cache_listings"; then
+  start memfs_u_nocache "$M/memfs_u_nocache" "$MEMFS" --threads=2 "${UNCACHED[@]}" \
+    --default_permissions=false --no_opendir=false --cache_listings=false "$M/memfs_u_nocache"
+fi
 start memfs_c "$M/memfs_c" "$MEMFS" --threads=2 "${CACHED[@]}" "$M/memfs_c"
 start loopback_u "$M/loopback_u" "$LOOPBACKFS" --threads=2 "${UNCACHED[@]}" "${LB_PLAIN[@]}" \
   "$STORE/lb" "$M/loopback_u"
@@ -347,7 +354,7 @@ if want scaling; then
   measure scaling "$ROUNDS" lightspeed lightspeed_2t memfs_u_1t memfs_u
   measure scaling2 "$ROUNDS" lightspeed lightspeed_2t memfs_u_1t memfs_u
 fi
-want readdir && measure readdir "$ROUNDS" memfs_u loopback_u memfs_c loopback_c tmpfs
+want readdir && measure readdir "$ROUNDS" memfs_u memfs_u_nocache loopback_u memfs_c loopback_c tmpfs
 want create && measure create "$ROUNDS" memfs_c loopback_c memfs_u loopback_u tmpfs
 DATA=(memfs_c loopback_c loopback_splice loopback_passthrough tmpfs)
 if want read; then
@@ -367,7 +374,7 @@ TITLE=(
   [2]="stat, 2 procs|ops/s|lightspeed_2t|stat2|lightspeed_2t memfs_u loopback_u tmpfs"
   [3]="scaling: stat 1 proc|ops/s|lightspeed|scaling|lightspeed lightspeed_2t memfs_u_1t memfs_u"
   [4]="scaling: stat 2 procs|ops/s|lightspeed_2t|scaling2|lightspeed lightspeed_2t memfs_u_1t memfs_u"
-  [5]="readdir ${DIR_ENTRIES}|entries/s|tmpfs|readdir|memfs_u loopback_u memfs_c loopback_c tmpfs"
+  [5]="readdir ${DIR_ENTRIES}|entries/s|tmpfs|readdir|memfs_u memfs_u_nocache loopback_u memfs_c loopback_c tmpfs"
   [6]="create+write 4K ${FILES}|files/s|tmpfs|create|memfs_c loopback_c memfs_u loopback_u tmpfs"
   [7]="read ${MB}M 128K|MiB/s|tmpfs|read128k|lightspeed ${DATA[*]}"
   [8]="read ${MB}M 1M|MiB/s|tmpfs|read1m|lightspeed ${DATA[*]}"

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "nodefs/pins.h"
@@ -42,33 +43,71 @@ struct Bridge::OpenFile {
   bool dir = false;
   bool passthrough = false;  // the kernel does this open's I/O itself
   Mutex mu;
-  // The listing as far as the kernel has read it: entry i has offset i+1,
-  // so telldir values stay valid until a rewind (offset 0 starts afresh).
-  // Pulled from `stream` a chunk at a time, into a buffer recycled from
-  // earlier listings (Bridge::spare_listings_).
-  std::vector<DirStreamEntry> listing ABSL_GUARDED_BY(mu);
-  std::unique_ptr<DirStream> stream ABSL_GUARDED_BY(mu);  // null once it ended
+  // A directory's listing, from Node::Readdir (or the handle's) at the
+  // first READDIR and at every rewind (offset 0).
+  std::unique_ptr<DirStream> stream ABSL_GUARDED_BY(mu);
+  bool listed ABSL_GUARDED_BY(mu) = false;  // a stream was opened
+  bool stream_ended ABSL_GUARDED_BY(mu) = false;
   Errno stream_error ABSL_GUARDED_BY(mu);  // how it ended, if not at its end
-  bool listed ABSL_GUARDED_BY(mu) = false;
+  // A stream that seeks (DirStream::Seek) carries its own offsets and is
+  // read where the kernel asks: fusekit keeps only the entry that did not
+  // fit the last reply.
+  bool seekable ABSL_GUARDED_BY(mu) = false;
+  uint64_t position ABSL_GUARDED_BY(mu) = 0;  // the offset the stream stands at
+  std::optional<DirStreamEntry> pending ABSL_GUARDED_BY(mu);
+  // Any other is numbered: entry i has offset i+1, and what was read stays
+  // until a rewind, so telldir values stay valid. Pulled from the stream a
+  // chunk at a time, into a buffer recycled from earlier listings
+  // (Bridge::spare_listings_).
+  std::vector<DirStreamEntry> listing ABSL_GUARDED_BY(mu);
 
-  // Entry `i` of the listing, pulling from the stream as far as needed;
-  // null past the end (and *error set if the stream failed there).
-  const DirStreamEntry* ListingEntry(uint64_t i, Errno* error) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    while (i >= listing.size()) {
-      if (stream == nullptr) {
+  // The entry after offset `offset`, reading the stream as far as needed;
+  // null at the end (and *error set if the stream failed there).
+  const DirStreamEntry* EntryAfter(uint64_t offset, Errno* error)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    if (seekable) {
+      if (offset != position) {
+        stream->Seek(offset);
+        position = offset;
+        pending.reset();
+        stream_ended = false;
+        stream_error = kOk;
+      }
+      if (!pending && !stream_ended) {
+        DirStreamEntry entry;
+        if (stream->Next(&entry, &stream_error)) {
+          pending = std::move(entry);
+        } else {
+          stream_ended = true;
+        }
+      }
+      if (!pending) *error = stream_error;
+      return pending ? &*pending : nullptr;
+    }
+    while (offset >= listing.size()) {
+      if (stream_ended) {
         *error = stream_error;
         return nullptr;
       }
       DirStreamEntry entry;
-      Errno e;
-      if (!stream->Next(&entry, &e)) {
-        stream.reset();
-        stream_error = e;
+      if (!stream->Next(&entry, &stream_error)) {
+        stream_ended = true;
         continue;
       }
       listing.push_back(std::move(entry));
     }
-    return &listing[i];
+    return &listing[offset];
+  }
+  // The d_off of the entry EntryAfter(offset) returned.
+  uint64_t OffsetOf(const DirStreamEntry& entry, uint64_t offset) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    return seekable ? entry.offset : offset + 1;
+  }
+  // That entry went into the reply: the stream moves past it.
+  void Advance(uint64_t offset) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    if (!seekable) return;
+    position = offset;
+    pending.reset();
   }
 };
 
@@ -112,8 +151,7 @@ Bridge::~Bridge() {
   // Cut every parent link first so destructors don't call back into tables.
   for (auto& inode : all) {
     MutexLock lock(&inode->mu_);
-    inode->children_.clear();
-    inode->child_dirs_ = 0;
+    inode->children_.Clear();
     inode->parents_.clear();
     inode->released_ = true;
   }
@@ -370,6 +408,7 @@ void Bridge::FinishCreate(ReplyEntry& reply, Errno result, Inode* parent, absl::
 void Bridge::Init(const ConnectionInfo& info) {
   passthrough_.store(info.Has(abi::kInitPassthrough));
   no_open_.store(info.Has(abi::kInitNoOpenSupport));
+  no_opendir_.store(info.Has(abi::kInitNoOpendirSupport));
   writeback_.store(info.Has(abi::kInitWritebackCache));
 }
 
@@ -772,11 +811,14 @@ void Bridge::Opendir(ReplyOpen reply, uint64_t nodeid, const abi::fuse_open_in& 
   OpenOut out;
   Errno e = inode->node()->Opendir(ctx, &out);
   if (e == Errno(ENOSYS)) {
-    // "No handle needed": an open without one. Not passed on as ENOSYS:
-    // the kernel would then list with fh 0 and cache every listing
-    // (NO_OPENDIR implies FOPEN_CACHE_DIR), which is only safe with
-    // directory offsets that stay valid from one listing to the next, and
-    // fusekit numbers each listing's entries afresh.
+    // "No handle needed". With FUSE_NO_OPENDIR_SUPPORT the kernel then
+    // sends no OPENDIR or RELEASEDIR again on this mount, lists with fh 0
+    // and caches listings (as with kOpenCacheDir); without it, an open
+    // without a handle.
+    if (no_opendir_.load()) {
+      reply.Error(e);
+      return;
+    }
     out = OpenOut();
     e = kOk;
   }
@@ -874,11 +916,17 @@ void Bridge::Release(ReplyEmpty reply, uint64_t nodeid, const abi::fuse_release_
   if (!open->dir) EndOpenMode(open->inode.get(), open->passthrough);
   if (open->dir) {
     MutexLock lock(&open->mu);
-    open->stream.reset();
-    KeepSpareListing(std::move(open->listing));
+    EndListing(*open);
   }
   CloseOpen(open->inode.get());
   reply.Ok();
+}
+
+void Bridge::EndListing(OpenFile& open) {
+  open.mu.AssertHeld();
+  open.stream.reset();
+  open.pending.reset();
+  KeepSpareListing(std::move(open.listing));
 }
 
 std::vector<DirStreamEntry> Bridge::TakeSpareListing() {
@@ -997,10 +1045,20 @@ void Bridge::ReaddirCommon(ReplyDirectory& reply, uint64_t nodeid, const abi::fu
                            bool plus) {
   PinScope pins;
   std::shared_ptr<Inode> dir = FindInode(nodeid);
-  std::shared_ptr<OpenFile> open = FindHandle(in.fh);
   if (!dir) {
     reply.Error(kStale);
     return;
+  }
+  // NO_OPENDIR (an Opendir answered ENOSYS): fh 0, and a listing made for
+  // this READDIR alone, which a seeking stream makes cheap.
+  const bool handleless = in.fh == 0 && no_opendir_.load();
+  std::shared_ptr<OpenFile> open;
+  if (handleless) {
+    open = std::make_shared<OpenFile>();
+    open->inode = dir;
+    open->dir = true;
+  } else {
+    open = FindHandle(in.fh);
   }
   if (!open || !open->dir) {
     reply.Error(kBadHandle);
@@ -1017,30 +1075,38 @@ void Bridge::ReaddirCommon(ReplyDirectory& reply, uint64_t nodeid, const abi::fu
       reply.Error(e);
       return;
     }
-    if (!open->listed) open->listing = TakeSpareListing();
+    open->seekable = stream->Seek(0);
+    if (!open->seekable && open->listing.capacity() == 0) open->listing = TakeSpareListing();
     open->listing.clear();
     open->stream = std::move(stream);
+    open->stream_ended = false;
     open->stream_error = kOk;
+    open->position = 0;
+    open->pending.reset();
     open->listed = true;
   }
   std::vector<Inode*> counted;  // READDIRPLUS lookups to undo if not sent
-  for (uint64_t i = in.offset;; ++i) {
+  for (uint64_t at = in.offset;;) {
     Errno stream_error;
-    const DirStreamEntry* entry = open->ListingEntry(i, &stream_error);
+    const DirStreamEntry* entry = open->EntryAfter(at, &stream_error);
     if (entry == nullptr) {
       // A failing stream: the error, unless entries before it are going
       // out now (the kernel asks again after them and gets it then).
-      if (!stream_error.ok() && i == in.offset) {
+      if (!stream_error.ok() && at == in.offset) {
         reply.Error(stream_error);
+        if (handleless) EndListing(*open);
         return;
       }
       break;
     }
     const DirStreamEntry& d = *entry;
+    const uint64_t off = open->OffsetOf(d, at);
     uint32_t type = (d.mode & S_IFMT) >> 12;
     uint64_t ino = d.ino != 0 ? d.ino : kUnknownIno;
     if (!plus) {
-      if (!reply.Add(d.name, ino, type, i + 1)) break;
+      if (!reply.Add(d.name, ino, type, off)) break;
+      open->Advance(off);
+      at = off;
       continue;
     }
     if (!reply.Fits(d.name)) break;
@@ -1068,12 +1134,15 @@ void Bridge::ReaddirCommon(ReplyDirectory& reply, uint64_t nodeid, const abi::fu
         counted.push_back(child);
       }
     }
-    reply.AddPlus(d.name, param, i + 1);
+    reply.AddPlus(d.name, param, off);
+    open->Advance(off);
+    at = off;
   }
   Errno sent = reply.Send();
   if (!sent.ok()) {
     for (Inode* child : counted) AdjustLookup(child, -1);
   }
+  if (handleless) EndListing(*open);
 }
 
 void Bridge::Readdir(ReplyDirectory reply, uint64_t nodeid, const abi::fuse_read_in& in) {
@@ -1222,7 +1291,7 @@ ServerOptions ServerOptionsFor(const Options& options) {
   }
   // A node's Open may answer ENOSYS ("no open needed"): let the kernel
   // skip OPEN from then on.
-  server.init.want |= abi::kInitNoOpenSupport;
+  server.init.want |= abi::kInitNoOpenSupport | abi::kInitNoOpendirSupport;
   if (options.writeback_cache) server.init.want |= abi::kInitWritebackCache;
   if (options.passthrough) server.init.passthrough = true;
   return server;

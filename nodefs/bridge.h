@@ -180,6 +180,7 @@ class Bridge : public RawFileSystem {
   std::atomic<Server*> server_{nullptr};
   std::atomic<bool> passthrough_{false};   // negotiated (set at INIT)
   std::atomic<bool> no_open_{false};       // FUSE_NO_OPEN_SUPPORT granted
+  std::atomic<bool> no_opendir_{false};    // FUSE_NO_OPENDIR_SUPPORT granted
   std::atomic<bool> writeback_{false};     // FUSE_WRITEBACK_CACHE granted
   std::atomic<bool> passthrough_refusal_logged_{false};
   // Passthrough bookkeeping by node id: the backing id shared by the
@@ -198,6 +199,8 @@ class Bridge : public RawFileSystem {
   Mutex spare_listings_mu_;
   std::vector<std::vector<DirStreamEntry>> spare_listings_ ABSL_GUARDED_BY(spare_listings_mu_);
   std::vector<DirStreamEntry> TakeSpareListing();
+  // Ends a directory handle's listing (its stream, its buffer to the spares).
+  void EndListing(OpenFile& open);
   void KeepSpareListing(std::vector<DirStreamEntry> listing);
 
   Mutex backing_mu_;

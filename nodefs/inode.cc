@@ -66,10 +66,6 @@ void PinScope::Add(std::shared_ptr<Inode> inode) { pinned_.push_back(std::move(i
 
 // --- Inode ---------------------------------------------------------------------
 
-// 1 for a directory, 0 for anything else or none: what an entry adds to
-// its parent's child_dirs_.
-static int64_t DirCount(const Inode* inode) { return inode != nullptr && inode->IsDir() ? 1 : 0; }
-
 Inode::Inode(Bridge* bridge, uint64_t node_id, StableAttr stable, std::unique_ptr<Node> node,
              bool persistent)
     : bridge_(bridge),
@@ -81,13 +77,12 @@ Inode::Inode(Bridge* bridge, uint64_t node_id, StableAttr stable, std::unique_pt
 Inode::~Inode() {
   // A directory freed while it still lists children (a detached static
   // subtree): its children lose this parent and may be freed in turn.
-  std::map<std::string, Inode*, std::less<>> children;
+  ChildTable children;
   {
     MutexLock lock(&mu_);
-    children.swap(children_);
-    child_dirs_ = 0;
+    children.Swap(children_);
   }
-  for (auto& [name, child] : children) {
+  children.ForEachByName([this](const std::string& name, Inode* child) {
     // Held across the release: once this parent is gone another thread's
     // MaybeRelease (a FORGET of the child) may free the child at any time.
     std::shared_ptr<Inode> keep = child->weak_from_this().lock();
@@ -96,7 +91,7 @@ Inode::~Inode() {
       child->RemoveParent(this, name);
     }
     if (keep) bridge_->MaybeRelease(child);
-  }
+  });
 }
 
 bool Inode::Unreferenced() const {
@@ -155,8 +150,7 @@ bool Inode::AddChildImpl(absl::string_view name, Inode* child, bool overwrite, b
   for (;;) {
     {
       MutexLock lock(&mu_);
-      auto it = children_.find(name);
-      old = it == children_.end() ? nullptr : it->second;
+      old = children_.Get(name);
       keep_old = old != nullptr ? old->shared_from_this() : nullptr;
     }
     if (old == child) {
@@ -170,9 +164,7 @@ bool Inode::AddChildImpl(absl::string_view name, Inode* child, bool overwrite, b
     MultiLock lock({this, child, old}, {&mu_, &child->mu_, old ? &old->mu_ : nullptr});
     mu_.AssertHeld();
     child->mu_.AssertHeld();
-    auto it = children_.find(name);
-    Inode* now = it == children_.end() ? nullptr : it->second;
-    if (now != old) continue;  // changed while unlocked: look again
+    if (children_.Get(name) != old) continue;  // changed while unlocked: look again
     if (old != nullptr) {
       old->mu_.AssertHeld();
       old->RemoveParent(this, name);
@@ -184,8 +176,7 @@ bool Inode::AddChildImpl(absl::string_view name, Inode* child, bool overwrite, b
     } else if (child->parents_.empty()) {
       child->lookup_only_ = true;
     }
-    children_[std::string(name)] = child;
-    child_dirs_ += DirCount(child) - DirCount(old);
+    children_.Set(name, child);
     child->AddParent(this, name);
     break;
   }
@@ -214,10 +205,8 @@ void Inode::DetachIfLookupOnly() {
     parent->mu_.AssertHeld();
     mu_.AssertHeld();
     if (!lookup_only_ || lookup_count_ != 0) return;
-    auto it = parent->children_.find(name);
-    if (it == parent->children_.end() || it->second != this) continue;
-    parent->children_.erase(it);
-    parent->child_dirs_ -= DirCount(this);
+    if (parent->children_.Get(name) != this) continue;
+    parent->children_.Erase(name);
     RemoveParent(parent.get(), name);
   }
 }
@@ -227,18 +216,16 @@ bool Inode::RmChild(absl::string_view name) {
   for (;;) {
     {
       MutexLock lock(&mu_);
-      auto it = children_.find(name);
-      if (it == children_.end()) return false;
-      child = it->second;
+      child = children_.Get(name);
+      if (child == nullptr) return false;
     }
     MultiLock lock({this, child}, {&mu_, &child->mu_});
     mu_.AssertHeld();
     child->mu_.AssertHeld();
-    auto it = children_.find(name);
-    if (it == children_.end()) return false;
-    if (it->second != child) continue;
-    children_.erase(it);
-    child_dirs_ -= DirCount(child);
+    Inode* now = children_.Get(name);
+    if (now == nullptr) return false;
+    if (now != child) continue;
+    children_.Erase(name);
     child->RemoveParent(this, name);
     break;
   }
@@ -254,14 +241,12 @@ bool Inode::MvChild(absl::string_view name, Inode* new_parent, absl::string_view
   for (;;) {
     {
       MutexLock lock(&mu_);
-      auto it = children_.find(name);
-      if (it == children_.end()) return false;
-      child = it->second;
+      child = children_.Get(name);
+      if (child == nullptr) return false;
     }
     {
       MutexLock lock(&new_parent->mu_);
-      auto it = new_parent->children_.find(new_name);
-      victim = it == new_parent->children_.end() ? nullptr : it->second;
+      victim = new_parent->children_.Get(new_name);
     }
     if (victim == child) {
       // Both names already lead to the same inode (hard links): rename(2)
@@ -274,20 +259,16 @@ bool Inode::MvChild(absl::string_view name, Inode* new_parent, absl::string_view
     mu_.AssertHeld();
     new_parent->mu_.AssertHeld();
     child->mu_.AssertHeld();
-    auto it = children_.find(name);
-    auto vit = new_parent->children_.find(new_name);
-    if (it == children_.end()) return false;
-    Inode* victim_now = vit == new_parent->children_.end() ? nullptr : vit->second;
-    if (it->second != child || victim_now != victim) continue;
-    children_.erase(it);
-    child_dirs_ -= DirCount(child);
+    Inode* child_now = children_.Get(name);
+    if (child_now == nullptr) return false;
+    if (child_now != child || new_parent->children_.Get(new_name) != victim) continue;
+    children_.Erase(name);
     child->RemoveParent(this, name);
     if (victim != nullptr) {
       victim->mu_.AssertHeld();
       victim->RemoveParent(new_parent, new_name);
     }
-    new_parent->children_[std::string(new_name)] = child;
-    new_parent->child_dirs_ += DirCount(child) - DirCount(victim);
+    new_parent->children_.Set(new_name, child);
     child->AddParent(new_parent, new_name);
     break;
   }
@@ -310,16 +291,15 @@ bool Inode::ExchangeChild(absl::string_view name, Inode* new_parent, absl::strin
     new_parent->mu_.AssertHeld();
     a->mu_.AssertHeld();
     b->mu_.AssertHeld();
-    auto ait = children_.find(name);
-    auto bit = new_parent->children_.find(new_name);
-    if (ait == children_.end() || bit == new_parent->children_.end()) return false;
-    if (ait->second != a || bit->second != b) continue;
+    Inode* a_now = children_.Get(name);
+    Inode* b_now = new_parent->children_.Get(new_name);
+    if (a_now == nullptr || b_now == nullptr) return false;
+    if (a_now != a || b_now != b) continue;
     a->RemoveParent(this, name);
     b->RemoveParent(new_parent, new_name);
-    ait->second = b;
-    bit->second = a;
-    child_dirs_ += DirCount(b) - DirCount(a);
-    new_parent->child_dirs_ += DirCount(a) - DirCount(b);
+    // Both names keep their places in listings (their cookies).
+    children_.Set(name, b);
+    new_parent->children_.Set(new_name, a);
     b->AddParent(this, name);
     a->AddParent(new_parent, new_name);
     return true;
@@ -330,9 +310,8 @@ Inode* Inode::GetChild(absl::string_view name) {
   Inode* child;
   {
     MutexLock lock(&mu_);
-    auto it = children_.find(name);
-    if (it == children_.end()) return nullptr;
-    child = it->second;
+    child = children_.Get(name);
+    if (child == nullptr) return nullptr;
     // Pinned while the entry (and so the child) is surely alive.
     if (PinScope* scope = PinScope::Current()) {
       child->pins_.fetch_add(1);
@@ -347,26 +326,26 @@ std::vector<std::pair<std::string, Inode*>> Inode::Children() {
   std::vector<std::pair<std::string, Inode*>> out;
   out.reserve(children_.size());
   PinScope* scope = PinScope::Current();
-  for (auto& [name, child] : children_) {
+  children_.ForEachByName([&](const std::string& name, Inode* child) {
     if (scope != nullptr) {
       child->pins_.fetch_add(1);
       scope->Add(child->shared_from_this());
     }
     out.emplace_back(name, child);
-  }
+  });
   return out;
 }
 
-void Inode::ChildrenAfter(absl::string_view after, size_t max, std::vector<DirStreamEntry>* out) {
+void Inode::ChildrenAfter(uint64_t after, size_t max, std::vector<DirStreamEntry>* out) {
   MutexLock lock(&mu_);
-  for (auto it = children_.upper_bound(after); it != children_.end() && max > 0; ++it, --max) {
-    out->push_back({it->first, it->second->stable().mode, it->second->stable().ino});
-  }
+  children_.ForEachAfter(after, max, [out](const std::string& name, Inode* child, uint64_t cookie) {
+    out->push_back({name, child->stable().mode, child->stable().ino, cookie});
+  });
 }
 
 size_t Inode::ChildDirectoryCount() {
   MutexLock lock(&mu_);
-  return static_cast<size_t>(child_dirs_);
+  return children_.directories();
 }
 
 size_t Inode::ParentCount() {

@@ -16,6 +16,7 @@
 #include "absl/types/span.h"
 #include "fuse/errno.h"
 #include "fuse/mutex.h"
+#include "nodefs/child_table.h"
 #include "nodefs/node.h"
 
 namespace fusekit {
@@ -75,11 +76,11 @@ class Inode : public std::enable_shared_from_this<Inode> {
   Inode* GetChild(absl::string_view name);
   // A snapshot of the children, in name order.
   std::vector<std::pair<std::string, Inode*>> Children();
-  // Up to `max` entries (name, mode, ino) of the children named after
-  // `after` (all of them for ""), in name order, appended to *out: a
-  // listing read in batches from the live tree, with nothing copied or
-  // pinned beyond the batch.
-  void ChildrenAfter(absl::string_view after, size_t max, std::vector<DirStreamEntry>* out);
+  // Up to `max` entries of the children whose cookies (ChildTable) are over
+  // `after` (0: from the first), in cookie order, appended to *out with
+  // name, mode, ino, and the cookie as `offset`: a listing read in batches
+  // from the live tree, with nothing copied or pinned beyond the batch.
+  void ChildrenAfter(uint64_t after, size_t max, std::vector<DirStreamEntry>* out);
   // How many children are directories (a directory's link count is 2 plus
   // this). O(1): a directory's getattr, asked after every change to it and
   // on every path walk with attr timeout 0, stays cheap when it is large.
@@ -143,10 +144,7 @@ class Inode : public std::enable_shared_from_this<Inode> {
 
   Mutex mu_;
   // name -> child. A std::map so listings come in a stable order.
-  std::map<std::string, Inode*, std::less<>> children_ ABSL_GUARDED_BY(mu_);
-  // How many of children_ are directories, kept with every change to
-  // children_ so that a directory's GETATTR (its link count) is O(1).
-  int64_t child_dirs_ ABSL_GUARDED_BY(mu_) = 0;
+  ChildTable children_ ABSL_GUARDED_BY(mu_);
   // (parent, name) pairs holding this inode; usually one.
   std::vector<std::pair<Inode*, std::string>> parents_ ABSL_GUARDED_BY(mu_);
   uint64_t lookup_count_ ABSL_GUARDED_BY(mu_) = 0;

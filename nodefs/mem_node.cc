@@ -676,6 +676,15 @@ Errno MemDir::Getattr(const Context& ctx, FileHandle* fh, AttrOut* out) {
 
 Errno MemDir::Open(const Context&, uint32_t, OpenOut*) { return Errno(EISDIR); }
 
+Errno MemDir::Opendir(const Context&, OpenOut* out) {
+  if (store_->options().no_opendir) return Errno(ENOSYS);
+  // Every change to a directory goes through the kernel, which then drops
+  // its cached listing, and the tree's listings seek (DirStream), so the
+  // kernel resumes a stale cached listing exactly.
+  if (store_->options().cache_listings) out->flags = abi::kOpenCacheDir | abi::kOpenKeepCache;
+  return kOk;
+}
+
 Errno MemDir::Readdir(const Context& ctx, std::unique_ptr<DirStream>* stream) {
   {
     MutexLock lock(&mu_);

@@ -81,6 +81,15 @@ struct MemFsOptions {
   uint32_t root_mode = 0755;
   int64_t root_uid = -1;
   int64_t root_gid = -1;
+  // Directories answer Opendir with ENOSYS: where the kernel supports
+  // NO_OPENDIR it sends no OPENDIR or RELEASEDIR (two of the three round
+  // trips of listing a small directory) and keeps listings in its cache
+  // until the directory changes, whatever cache_listings says.
+  bool no_opendir = false;
+  // Directory opens let the kernel cache the listing (kOpenCacheDir) until
+  // the directory changes. (A listing served from the kernel's cache leaves
+  // the directory's atime alone.)
+  bool cache_listings = true;
 };
 
 // What the nodes of one in-memory tree share: the limits and their use (for
@@ -325,6 +334,7 @@ class MemDir : public MemNode {
                EntryOut* entry, Inode** child, OpenOut* open) override;
   Errno Getattr(const Context& ctx, FileHandle* fh, AttrOut* out) override;
   Errno Open(const Context& ctx, uint32_t flags, OpenOut* out) override;
+  Errno Opendir(const Context& ctx, OpenOut* out) override;
   Errno Readdir(const Context& ctx, std::unique_ptr<DirStream>* stream) override;
 
  private:

@@ -99,16 +99,18 @@ Errno Node::Opendir(const Context&, OpenOut*) { return kOk; }
 namespace {
 
 // The tree's own listing of a directory: ".", "..", then the children in
-// name order, read from the live tree a batch at a time and resumed after
-// the last name read. A listing of a big directory costs per READDIR only
-// what it returns (a snapshot of every child at opendir cost ~1 us per
-// entry), and names are unique and ordered, so an entry present throughout
-// comes exactly once even while others are added or removed.
+// the order they were added, read from the live tree a batch at a time.
+// Offsets are the children's cookies (nodefs/child_table.h) moved past the
+// two dot entries, so the stream seeks exactly and a listing's offsets stay
+// valid in the next listing. A listing of a big directory costs per READDIR
+// only what it returns (a snapshot of every child at opendir cost ~1 us per
+// entry), and an entry present throughout comes exactly once even while
+// others are added or removed.
 class TreeDirStream : public DirStream {
  public:
-  TreeDirStream(std::shared_ptr<Inode> dir, uint64_t parent_ino) : dir_(std::move(dir)) {
-    batch_.push_back({".", S_IFDIR, dir_->stable().ino});
-    batch_.push_back({"..", S_IFDIR, parent_ino});
+  TreeDirStream(std::shared_ptr<Inode> dir, uint64_t parent_ino)
+      : dir_(std::move(dir)), parent_ino_(parent_ino) {
+    Seek(0);
   }
 
   bool Next(DirStreamEntry* entry, Errno*) override {
@@ -116,22 +118,36 @@ class TreeDirStream : public DirStream {
       if (at_end_) return false;
       batch_.clear();
       next_ = 0;
-      dir_->ChildrenAfter(last_name_, kBatch, &batch_);
+      dir_->ChildrenAfter(last_cookie_, kBatch, &batch_);
       if (batch_.size() < kBatch) at_end_ = true;
       if (batch_.empty()) return false;
-      last_name_ = batch_.back().name;
+      last_cookie_ = batch_.back().offset;
+      for (DirStreamEntry& e : batch_) e.offset += kDotEntries;
     }
     *entry = std::move(batch_[next_++]);
+    return true;
+  }
+
+  bool Seek(uint64_t offset) override {
+    batch_.clear();
+    next_ = 0;
+    at_end_ = false;
+    if (offset < 1) batch_.push_back({".", S_IFDIR, dir_->stable().ino, 1});
+    if (offset < 2) batch_.push_back({"..", S_IFDIR, parent_ino_, 2});
+    last_cookie_ = offset > kDotEntries ? offset - kDotEntries : 0;
     return true;
   }
 
  private:
   // About two 32 KiB READDIR replies' worth of short names.
   static constexpr size_t kBatch = 256;
+  // "." has offset 1, ".." 2, and a child its cookie plus 2.
+  static constexpr uint64_t kDotEntries = 2;
   const std::shared_ptr<Inode> dir_;
+  const uint64_t parent_ino_;
   std::vector<DirStreamEntry> batch_;
   size_t next_ = 0;
-  std::string last_name_;  // "" before the first child: every name is after it
+  uint64_t last_cookie_ = 0;  // children after this one come next
   bool at_end_ = false;
 };
 

@@ -214,12 +214,15 @@ class ReadResult {
 
 // One directory entry of a listing. `mode` needs only the S_IFMT bits; `ino`
 // 0 means "unknown" (shown as the entry's inode number if it has one).
+// `offset` is for streams that Seek (see DirStream): where a listing resumes
+// after this entry, increasing along the listing, never 0.
 // (Not "DirEntry": that is testing/fs_client.h's readdir(3) result, and a
 // test of a node tree includes both headers.)
 struct DirStreamEntry {
   std::string name;
   uint32_t mode = 0;
   uint64_t ino = 0;
+  uint64_t offset = 0;
 };
 
 // A directory listing, produced by Node::Readdir. fusekit reads it as far as
@@ -231,11 +234,23 @@ struct DirStreamEntry {
 // (or rewinddir) until the listing ends, the next rewind or the close, and
 // is read during later requests: it must not keep the Context it was made
 // with.
+//
+// A stream that can Seek carries its own offsets instead (as the tree's
+// default listing does): offsets the directory keeps valid from one listing
+// to the next. Then fusekit keeps nothing of the listing, every seekdir
+// lands exactly, and the kernel may cache listings (kOpenCacheDir, and
+// NO_OPENDIR for a directory whose Opendir answers ENOSYS), since after the
+// cache goes stale it carries on from a cached entry's offset with a fresh
+// stream.
 class DirStream {
  public:
   virtual ~DirStream() = default;
   // Next entry; false at the end. An error ends the listing with it.
   virtual bool Next(DirStreamEntry* entry, Errno* error) = 0;
+  // Moves to just after the entry whose offset is `offset` (0: the start),
+  // even if that entry is gone by now, and returns true; false (the
+  // default) if entries do not carry offsets.
+  virtual bool Seek(uint64_t offset) { return false; }
 };
 
 // A DirStream over a fixed list.
@@ -356,7 +371,13 @@ class Node {
   // (the kernel reads to fill partial pages) and no O_APPEND (the kernel
   // places appends itself).
   virtual Errno Open(const Context& ctx, uint32_t flags, OpenOut* out);
-  // opendir(3). Default: kOk, no handle. ENOSYS means the same.
+  // opendir(3). Default: kOk, no handle. ENOSYS means "no handle needed":
+  // where the kernel supports it (FUSE_NO_OPENDIR_SUPPORT) it then stops
+  // sending OPENDIR and RELEASEDIR for every directory of the mount, lists
+  // with a null handle, and caches listings (as kOpenCacheDir does), so
+  // answer it only where every directory's listing seeks (DirStream; the
+  // tree's default Readdir does) and the kernel sees every change;
+  // elsewhere the open succeeds without a handle.
   virtual Errno Opendir(const Context& ctx, OpenOut* out);
   // getdents(2): the listing, read once per rewind. Default: "." and ".."
   // then the tree's children in name order. A directory handle whose

@@ -1177,29 +1177,140 @@ TEST(NodefsTest, ListingErrorComesAfterTheEntriesBeforeIt) {
   EXPECT_EQ(dir.Read(0, 4096).size(), 5u);  // a rewind tries afresh
 }
 
-// An Opendir answering ENOSYS ("no handle needed") opens without a handle;
-// the kernel is not told ENOSYS, which would make it list with fh 0 and
-// cache listings whose offsets fusekit does not keep stable.
-class EnosysOpendirDir : public MemDir {
-  Errno Opendir(const Context&, OpenOut*) override { return Errno(ENOSYS); }
+// The tree's listing offsets belong to the directory, not to one listing:
+// an offset from one opendir resumes exactly in another (the kernel's
+// listing cache relies on it), even after the entry at that offset went,
+// and a new name comes after every older one.
+TEST(NodefsTest, ListingOffsetsHoldAcrossListings) {
+  NodefsFakeKernel fs(std::make_unique<MemDir>());
+  MakeBigDir(fs, 300);
+  const uint64_t big = NodeId(fs, "/big");
+  std::vector<ParsedDirent> all;
+  {
+    RawDir a(fs.kernel(), big);
+    all = a.ReadAll(0, 1024);
+  }
+  ASSERT_EQ(all.size(), 302u);
+  for (size_t k = 1; k < all.size(); ++k) EXPECT_GT(all[k].off, all[k - 1].off);
+  {
+    RawDir b(fs.kernel(), big);
+    std::vector<ParsedDirent> rest = b.Read(all[150].off, 1024);
+    ASSERT_FALSE(rest.empty());
+    EXPECT_EQ(rest.front().name, all[151].name);
+  }
+  ASSERT_THAT(fs.vfs().Unlink(absl::StrCat("/big/", all[150].name)), IsOk());
+  ASSERT_THAT(fs.vfs().WriteFile("/big/aaa-newest", ""), IsOk());
+  RawDir c(fs.kernel(), big);
+  std::vector<ParsedDirent> rest = c.ReadAll(all[150].off, 1024);
+  ASSERT_EQ(rest.size(), 151u + 1u);  // the 151 after it, then the new one
+  EXPECT_EQ(rest.front().name, all[151].name);
+  EXPECT_EQ(rest.back().name, "aaa-newest");
+}
+
+// --- Listings without handles (NO_OPENDIR) ---------------------------------------------------
+
+// A MemDir whose directories need no handle: Opendir answers ENOSYS.
+class HandlelessDir : public MemDir {
+ public:
+  explicit HandlelessDir(std::atomic<int>* opendirs) : opendirs_(opendirs) {}
+  Errno Opendir(const Context&, OpenOut*) override {
+    ++*opendirs_;
+    return Errno(ENOSYS);
+  }
+
+ private:
+  std::atomic<int>* opendirs_;
 };
 
-TEST(NodefsTest, OpendirEnosysOpensWithoutAHandle) {
-  NodefsFakeKernel fs(std::make_unique<EnosysOpendirDir>());
-  for (int i = 0; i < 300; ++i) AddFile(fs.root(), absl::StrFormat("f%03d", i));
+struct HandlelessTree {
+  explicit HandlelessTree(FakeKernelOptions kernel_options = {})
+      : fs(std::make_unique<HandlelessDir>(&opendirs), {}, kernel_options) {
+    big = AddChild(fs.root(), "big", std::make_unique<HandlelessDir>(&opendirs),
+                   {.mode = S_IFDIR});
+    for (int i = 0; i < 1000; ++i) AddFile(big, absl::StrFormat("f%03d", i));
+  }
+  // One READDIR with fh 0, as the kernel sends them after NO_OPENDIR.
+  std::vector<ParsedDirent> Read(uint64_t offset, uint32_t size = 2048) {
+    FuseReply r =
+        fs.kernel().Call(FuseRequest::Readdir(big->node_id(), 0, offset, size, false));
+    EXPECT_THAT(r.error(), IsOk());
+    std::vector<std::string> problems;
+    return ParseDirents(r.body, false, &problems);
+  }
+  std::atomic<int> opendirs{0};
+  NodefsFakeKernel fs;
+  Inode* big = nullptr;
+};
+
+// After the first ENOSYS the kernel sends no OPENDIR (nor RELEASEDIR) and
+// lists with fh 0: every listing lists every name once.
+TEST(NodefsTest, HandlelessListingsListEveryNameOnce) {
+  HandlelessTree t;
+  ASSERT_TRUE(t.fs.kernel().connection().Has(abi::kInitNoOpendirSupport));
   for (int pass = 0; pass < 2; ++pass) {
-    FuseReply r = fs.kernel().Call(FuseRequest::Open(abi::kRootId, O_RDONLY, /*dir=*/true));
+    Result<std::vector<DirEntry>> listing =
+        t.fs.vfs().Readdir("/big", {.mode = ReaddirMode::kPlain, .request_size = 1024});
+    ASSERT_THAT(listing, IsOk());
+    std::set<std::string> names;
+    for (const DirEntry& e : *listing) names.insert(e.name);
+    EXPECT_EQ(listing->size(), 1002u);
+    EXPECT_EQ(names.size(), 1002u);
+  }
+  EXPECT_EQ(t.opendirs.load(), 1);  // the kernel stopped asking
+}
+
+// Each READDIR starts from its offset alone: getdents(2) taking only part
+// of a reply, a listing cached by the kernel and resumed after it went
+// stale, and a seekdir all land exactly, while names come and go.
+TEST(NodefsTest, HandlelessListingResumesExactlyWhileNamesComeAndGo) {
+  HandlelessTree t;
+  ASSERT_THAT(t.fs.vfs().Readdir("/big"), IsOk());  // the ENOSYS: no opendir from now on
+  std::map<std::string, int> seen;
+  std::vector<ParsedDirent> taken;
+  uint64_t offset = 0;
+  for (int step = 0;; ++step) {
+    std::vector<ParsedDirent> part = t.Read(offset);
+    if (part.empty()) break;
+    const size_t take = std::min<size_t>(part.size(), 7);  // the rest did not fit
+    for (size_t k = 0; k < take; ++k) {
+      seen[part[k].name]++;
+      taken.push_back(part[k]);
+    }
+    offset = part[take - 1].off;
+    // Between two getdents: a name already listed goes, a new one comes.
+    if (step < 50) {
+      ASSERT_THAT(t.fs.vfs().Unlink(absl::StrFormat("/big/f%03d", step)), IsOk());
+      ASSERT_THAT(t.fs.vfs().WriteFile(absl::StrFormat("/big/a%03d", step), ""), IsOk());
+    }
+  }
+  for (int i = 0; i < 1000; ++i) EXPECT_EQ(seen[absl::StrFormat("f%03d", i)], 1) << i;
+  for (int i = 0; i < 50; ++i) EXPECT_EQ(seen[absl::StrFormat("a%03d", i)], 1) << i;
+  // seekdir back to a taken entry: the entries after it, as listed then,
+  // less those removed since.
+  std::vector<ParsedDirent> back = t.Read(taken[500].off);
+  ASSERT_FALSE(back.empty());
+  EXPECT_EQ(back.front().name, taken[501].name);
+  EXPECT_EQ(back.front().off, taken[501].off);
+}
+
+// A kernel without NO_OPENDIR support gets a handle-less open instead.
+TEST(NodefsTest, OpendirEnosysWithoutKernelSupportOpensWithoutAHandle) {
+  FakeKernelOptions kernel_options;
+  kernel_options.init_flags &= ~abi::kInitNoOpendirSupport;
+  HandlelessTree t(kernel_options);
+  for (int pass = 0; pass < 2; ++pass) {
+    FuseReply r = t.fs.kernel().Call(FuseRequest::Open(t.big->node_id(), O_RDONLY, true));
     ASSERT_THAT(r.error(), IsOk());
-    EXPECT_EQ(r.As<abi::fuse_open_out>().open_flags, 0u);
-    EXPECT_THAT(fs.kernel().Call(FuseRequest::Release(abi::kRootId, r.As<abi::fuse_open_out>().fh,
-                                                      O_RDONLY, /*dir=*/true))
+    EXPECT_THAT(t.fs.kernel()
+                    .Call(FuseRequest::Release(t.big->node_id(),
+                                               r.As<abi::fuse_open_out>().fh, O_RDONLY, true))
                     .error(),
                 IsOk());
-    Result<std::vector<DirEntry>> listing =
-        fs.vfs().Readdir("/", {.mode = ReaddirMode::kPlain, .request_size = 1024});
+    Result<std::vector<DirEntry>> listing = t.fs.vfs().Readdir("/big");
     ASSERT_THAT(listing, IsOk());
-    EXPECT_EQ(listing->size(), 302u);
+    EXPECT_EQ(listing->size(), 1002u);
   }
+  EXPECT_EQ(t.opendirs.load(), 4);
 }
 
 // --- FORGET storms --------------------------------------------------------------------------

@@ -462,8 +462,41 @@ size_t FakeKernel::ArgSizeLocked(const FuseRequest& request) const {
   }
 }
 
+void FakeKernel::CountDirChangeLocked(const FuseRequest& request) {
+  switch (request.opcode) {
+    case Opcode::kMknod:
+    case Opcode::kMkdir:
+    case Opcode::kSymlink:
+    case Opcode::kLink:
+    case Opcode::kCreate:
+    case Opcode::kUnlink:
+    case Opcode::kRmdir:
+      ++dir_changes_[request.nodeid];
+      break;
+    case Opcode::kRename:
+      ++dir_changes_[request.nodeid];
+      ++dir_changes_[request.Arg<abi::fuse_rename_in>().newdir];
+      break;
+    case Opcode::kRename2:
+      ++dir_changes_[request.nodeid];
+      ++dir_changes_[request.Arg<abi::fuse_rename2_in>().newdir];
+      break;
+    default:
+      break;
+  }
+}
+
+uint64_t FakeKernel::DirChanges(uint64_t dir) const {
+  MutexLock lock(&mu_);
+  auto it = dir_changes_.find(dir);
+  return it == dir_changes_.end() ? 0 : it->second;
+}
+
 FakeKernel::Ticket FakeKernel::StartLocked(FuseRequest request, bool ref_result) {
   if (!request.caller.has_value()) request.caller = options_.caller;
+  // Counted when sent and again when answered, so that a change a daemon
+  // works on while a listing goes on is seen by whichever check comes.
+  CountDirChangeLocked(request);
   uint64_t unique = (next_unique_ += 2);  // fuse_get_unique: even, step 2
   InFlight& call = in_flight_[unique];
   if (!connected_ || (!initialized_ && request.opcode != Opcode::kInit)) {

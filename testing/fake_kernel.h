@@ -310,6 +310,10 @@ class FakeKernel {
   // fs/fuse's fc->no_* bits: opcodes answered ENOSYS that the kernel then
   // stops sending.
   bool Unsupported(abi::Opcode opcode) const;
+  // How many entry-changing requests (create, link, unlink, rename, ...)
+  // on directory `dir` were sent or answered so far: FakeVfs's listing
+  // checks allow a name twice only in a directory that changed meanwhile.
+  uint64_t DirChanges(uint64_t dir) const;
   // A violation found above the wire (FakeVfs's listing checks).
   void ReportViolation(const std::string& what) ABSL_LOCKS_EXCLUDED(mu_);
   // Largest READ / WRITE payload per request (negotiated, and what the
@@ -341,6 +345,8 @@ class FakeKernel {
   std::map<uint64_t, abi::Opcode> one_way_ ABSL_GUARDED_BY(mu_);  // no reply owed
   std::set<uint64_t> timed_out_ ABSL_GUARDED_BY(mu_);
   std::set<abi::Opcode> unsupported_ ABSL_GUARDED_BY(mu_);
+  std::map<uint64_t, uint64_t> dir_changes_ ABSL_GUARDED_BY(mu_);
+  void CountDirChangeLocked(const FuseRequest& request) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool no_interrupt_ ABSL_GUARDED_BY(mu_) = false;
   KernelCache cache_ ABSL_GUARDED_BY(mu_);
   WireTrace trace_ ABSL_GUARDED_BY(mu_);

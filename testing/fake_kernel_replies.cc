@@ -312,6 +312,7 @@ void FakeKernel::ApplyReplyLocked(const InFlight& call, const FuseReply& reply) 
   const uint64_t node = rq.nodeid;
   const Errno error = reply.error();
   if (error == Errno(ENOSYS) && StickyEnosys(rq.opcode)) unsupported_.insert(rq.opcode);
+  CountDirChangeLocked(rq);
   switch (rq.opcode) {
     case Opcode::kLookup: {
       if (!error.ok()) {

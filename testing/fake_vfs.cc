@@ -480,6 +480,7 @@ Result<std::vector<DirEntry>> FakeVfs::Readdir(absl::string_view path,
 
   std::vector<DirEntry> listing;
   std::set<std::string> names;
+  const uint64_t changes_at_start = kernel_->DirChanges(id);
   std::set<uint64_t> offsets;
   Errno result;
   bool broken = false;  // a violation was reported already
@@ -500,7 +501,10 @@ Result<std::vector<DirEntry>> FakeVfs::Readdir(absl::string_view path,
     bool stop = false;
     for (size_t i = 0; i < take && !stop; ++i) {
       const ParsedDirent& e = entries[i];
-      if (!names.insert(e.name).second) {
+      // A name twice is a listing that restarted or shifted, unless the
+      // directory changed meanwhile: a name removed and made again (or
+      // renamed back) may come again, as on tmpfs (POSIX leaves it open).
+      if (!names.insert(e.name).second && kernel_->DirChanges(id) == changes_at_start) {
         kernel_->ReportViolation(absl::StrFormat(
             "the listing of %s returned \"%s\" twice: continuing from an entry's offset must "
             "not repeat entries",

@@ -18,6 +18,11 @@ ABSL_FLAG(bool, default_permissions, true,
           "let the kernel check every caller against files' modes and owners (memfs checks "
           "none itself: --default_permissions=false lets anyone who can reach the mount do "
           "anything; it saves a GETATTR of each directory on a path when --attr_timeout=0)");
+ABSL_FLAG(bool, no_opendir, true,
+          "list directories without OPENDIR/RELEASEDIR round trips (FUSE_NO_OPENDIR_SUPPORT); "
+          "the kernel then caches listings until a directory changes");
+ABSL_FLAG(bool, cache_listings, true,
+          "with --no_opendir=false: let the kernel cache listings until a directory changes");
 ABSL_FLAG(uint64_t, inodes, 0,
           "the most files, directories and links it holds (0: one per 4 KiB of --size)");
 
@@ -39,6 +44,8 @@ int main(int argc, char** argv) {
     return ex::kExitUsage;
   }
   fusekit::MemFsOptions limits = ex::MemfsLimits(*size, absl::GetFlag(FLAGS_inodes));
+  limits.no_opendir = absl::GetFlag(FLAGS_no_opendir);
+  limits.cache_listings = absl::GetFlag(FLAGS_cache_listings);
   fusekit::Options options = ex::MemfsOptions(ex::OptionsFromFlags("memfs"));
   options.mount.default_permissions = absl::GetFlag(FLAGS_default_permissions);
   return ex::Serve(args[0], fusekit::MemDir::NewRoot(limits), options);

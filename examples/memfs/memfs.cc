@@ -55,6 +55,7 @@ MemFsOptions MemfsLimits(uint64_t max_bytes, uint64_t max_inodes) {
   MemFsOptions limits;
   limits.max_bytes = max_bytes;
   limits.max_inodes = max_inodes != 0 ? max_inodes : max_bytes / MemStore::kPageSize;
+  limits.no_opendir = true;
   return limits;
 }
 

@@ -19,7 +19,8 @@ namespace fusekit::examples {
 absl::StatusOr<uint64_t> ParseByteSize(absl::string_view text);
 
 // The tree's limits from --size and --inodes (0: as many inodes as the size
-// has pages, like a tmpfs of that size; none when the size is 0 too).
+// has pages, like a tmpfs of that size; none when the size is 0 too), and
+// listings without OPENDIR (MemFsOptions::no_opendir).
 MemFsOptions MemfsLimits(uint64_t max_bytes, uint64_t max_inodes);
 
 // `options` (from the common flags) plus what memfs needs: the kernel sends

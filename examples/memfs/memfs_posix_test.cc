@@ -25,19 +25,20 @@ struct MemfsState {
   std::unique_ptr<TestMount> mount;
 };
 
-PosixTarget MemfsTarget() {
+PosixTarget MemfsTarget(bool no_opendir) {
   auto state = std::make_shared<MemfsState>();
   PosixTarget t;
-  t.name = "memfs";
+  t.name = no_opendir ? "memfs" : "memfs_opendir";
   t.is_fuse = true;
   t.size_limit_bytes = kSizeLimit;
-  t.set_up = [state]() -> absl::StatusOr<std::string> {
+  t.set_up = [state, no_opendir]() -> absl::StatusOr<std::string> {
     Options options = MemfsOptions(Options());
     options.mount.fsname = "memfs-posix";
     options.mount.allow_other = true;
     // Like the reference tmpfs (mode=0777): any uid may create in the root.
     MemFsOptions limits = MemfsLimits(kSizeLimit, 0);
     limits.root_mode = 0777;
+    limits.no_opendir = no_opendir;
     state->bridge = std::make_unique<Bridge>(MemDir::NewRoot(limits), options);
     absl::StatusOr<std::unique_ptr<TestMount>> mount = TestMount::CreateIn(
         PosixScratchBase(), state->bridge.get(), options.mount, ServerOptionsFor(options));
@@ -59,7 +60,9 @@ PosixTarget MemfsTarget() {
   return t;
 }
 
-INSTANTIATE_POSIX_SUITE(Fuse, MemfsTarget());
+INSTANTIATE_POSIX_SUITE(Fuse, MemfsTarget(true));
+// memfs --no_opendir=false: directory handles, listings cached all the same.
+INSTANTIATE_POSIX_SUITE(FuseOpendir, MemfsTarget(false));
 
 }  // namespace
 }  // namespace fusekit::examples
