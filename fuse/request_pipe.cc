@@ -41,10 +41,13 @@ absl::Status RequestPipe::Open(size_t max_message) {
   }
   read_end_.reset(fds[0]);
   write_end_.reset(fds[1]);
-  // Every pipe buffer holds at most a page: the header and arguments take
-  // one, the data one per page it touches, and data that does not start
-  // on a page boundary one more.
-  size_t need = ((max_message + kPageSize - 1) / kPageSize + 2) * kPageSize;
+  // Every pipe buffer holds at most a page. A WRITE's header and arguments
+  // take one, its data one per page it touches: at most max_pages, since
+  // the kernel ends a WRITE early rather than let unaligned data touch
+  // more (fs/fuse/file.c: fuse_fill_write_pages). Copied arguments (a
+  // SETXATTR value, direct-I/O data) are packed into whole pages. So a
+  // message of up to max_write + a page fits in that many pages rounded up.
+  size_t need = (max_message + kPageSize - 1) / kPageSize * kPageSize;
   int size = ::fcntl(write_end_.get(), F_GETPIPE_SZ);
   if (size < 0 || static_cast<size_t>(size) < need) {
     size = ::fcntl(write_end_.get(), F_SETPIPE_SZ, static_cast<int>(need));

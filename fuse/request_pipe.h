@@ -29,10 +29,12 @@ class RequestPipe {
   RequestPipe(const RequestPipe&) = delete;
   RequestPipe& operator=(const RequestPipe&) = delete;
 
-  // Makes the pipe, with room for any message of up to `max_message` bytes.
-  // Fails when the pipe cannot be made that big: above
-  // /proc/sys/fs/pipe-max-size (1 MiB by default) it needs
-  // CAP_SYS_RESOURCE, and a 1 MiB max_write needs a 2 MiB pipe.
+  // Makes the pipe, with room for any message of up to `max_message` bytes
+  // (Session::BufferSize(): max_write and a page). Fails when the pipe
+  // cannot be made that big: pipe sizes are powers of two pages, and above
+  // /proc/sys/fs/pipe-max-size (1 MiB by default) need CAP_SYS_RESOURCE,
+  // so the default max_write of 1 MiB (257 pages: a 2 MiB pipe) needs it;
+  // up to 1 MiB less a page fits a 1 MiB pipe.
   absl::Status Open(size_t max_message);
   bool valid() const { return read_end_.valid(); }
   int read_end() const { return read_end_.get(); }

@@ -40,10 +40,12 @@ struct ServerOptions {
   // copy (RawFileSystem::WriteBuf). Off by default: it costs a system call
   // per request (splice, then read), which metadata-heavy loads feel, and
   // gains only where data goes to a file descriptor. A worker whose pipe
-  // cannot be made big enough (max_write + a page, rounded up; above
-  // /proc/sys/fs/pipe-max-size it needs CAP_SYS_RESOURCE) or whose splice
-  // is refused reads with read(2) instead, and the log says so once. Never
-  // used on the fake kernel's socket.
+  // cannot be made big enough (max_write + a page, rounded up to a power of
+  // two pages; above /proc/sys/fs/pipe-max-size, 1 MiB by default, it
+  // needs CAP_SYS_RESOURCE: so with init.max_write at its 1 MiB default;
+  // 1 MiB less a page needs no privilege) or whose splice is refused reads
+  // with read(2) instead, and the log says so once. Never used on the fake
+  // kernel's socket.
   bool splice_read = false;
   // One line per request and reply on `log`.
   bool debug = false;
