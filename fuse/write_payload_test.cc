@@ -20,8 +20,10 @@
 #include "absl/strings/str_cat.h"
 #include "fuse/kernel_abi.h"
 #include "fuse/raw_filesystem.h"
+#include "fuse/request.h"
 #include "fuse/request_pipe.h"
 #include "fuse/scoped_fd.h"
+#include "fuse/server.h"
 #include "fuse/session.h"
 #include "fuse/wire_test_util.h"
 #include "gtest/gtest.h"
@@ -527,6 +529,58 @@ TEST(SessionPayloadTest, PayloadLeftByTheHandlerOrAnErrorIsDrainable) {
   }
   EXPECT_EQ(fs.write_bufs, 1);
   EXPECT_EQ(fs.writes, 0);
+}
+
+// --- Decoding a WRITE whose data stayed in the pipe ------------------------------
+
+TEST(DetachedPayloadDecodeTest, OnlyAWritesExactDataMayStayBehind) {
+  const std::string data = Pattern(3000, 17);
+  const std::string frame = WriteFrame(20, data);
+  const size_t head = sizeof(abi::fuse_in_header) + sizeof(abi::fuse_write_in);
+  auto bytes = [](absl::string_view s) {
+    return absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(s.data()), s.size());
+  };
+  DecodedRequest r;
+  DecodeError error;
+  ASSERT_TRUE(DecodeRequest(bytes(frame).first(head), DecodeSettings(), &r, &error, data.size()))
+      << error.message;
+  EXPECT_EQ(r.Arg<abi::fuse_write_in>().size, data.size());
+  EXPECT_TRUE(r.payload.empty());
+  // A byte more or less in the pipe than the WRITE says.
+  EXPECT_FALSE(
+      DecodeRequest(bytes(frame).first(head), DecodeSettings(), &r, &error, data.size() - 1));
+  EXPECT_EQ(error.error, EIO);
+  // Part of the data in the buffer and part in the pipe.
+  EXPECT_FALSE(
+      DecodeRequest(bytes(frame).first(head + 10), DecodeSettings(), &r, &error,
+                    data.size() - 10));
+  EXPECT_EQ(error.error, EIO);
+  // Any other opcode.
+  std::string lookup = RequestBuilder(abi::Opcode::kLookup, 22).Name("x").Build();
+  abi::fuse_in_header h;
+  std::memcpy(&h, lookup.data(), sizeof(h));
+  h.len += 100;
+  std::memcpy(lookup.data(), &h, sizeof(h));
+  EXPECT_FALSE(DecodeRequest(bytes(lookup), DecodeSettings(), &r, &error, 100));
+  EXPECT_EQ(error.error, EIO);
+}
+
+// The fake kernel's socket never uses the pipe, even when asked: WRITEs
+// reach WriteBuf with their data in memory.
+TEST(SessionPayloadTest, SocketTransportIgnoresSpliceRead) {
+  RecordingFs fs(/*override_write_buf=*/false);
+  ServerOptions options;
+  options.splice_read = true;
+  options.workers = 1;
+  WirePeer peer(&fs, options);
+  ASSERT_TRUE(peer.Init().has_value());
+  std::optional<WireReply> reply = peer.Call(WriteFrame(peer.NextUnique(), "socket data"));
+  ASSERT_TRUE(reply.has_value());
+  EXPECT_EQ(reply->error(), 0);
+  EXPECT_EQ(reply->As<abi::fuse_write_out>().size, 11u);
+  EXPECT_EQ(fs.write_bufs, 1);
+  EXPECT_FALSE(fs.saw_pipe);
+  EXPECT_EQ(fs.got, "socket data");
 }
 
 }  // namespace
