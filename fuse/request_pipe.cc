@@ -56,10 +56,14 @@ absl::Status RequestPipe::Open(size_t max_message) {
     Errno e = size < 0 ? Errno::Last() : Errno(ENOSPC);
     read_end_.reset();
     write_end_.reset();
+    // Pipes come in powers of two pages: say what would really be asked.
+    size_t pipe_bytes = kPageSize;
+    while (pipe_bytes < need) pipe_bytes *= 2;
     return absl::ResourceExhaustedError(absl::StrCat(
-        "a pipe for requests of up to ", max_message, " bytes needs ", need,
+        "requests of up to ", max_message, " bytes need a pipe of ", pipe_bytes,
         " bytes: F_SETPIPE_SZ ", DescribeErrno(e),
-        " (above /proc/sys/fs/pipe-max-size only with CAP_SYS_RESOURCE)"));
+        " (above /proc/sys/fs/pipe-max-size only with CAP_SYS_RESOURCE; a max_write of "
+        "pipe-max-size less a page fits)"));
   }
   capacity_ = static_cast<size_t>(size);
   return absl::OkStatus();
