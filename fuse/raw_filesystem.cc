@@ -1,5 +1,7 @@
 #include "fuse/raw_filesystem.h"
 
+#include <utility>
+
 namespace fusekit {
 
 namespace {
@@ -53,6 +55,16 @@ void RawFileSystem::Read(ReplyData reply, uint64_t, const abi::fuse_read_in&) {
 void RawFileSystem::Write(ReplyWrite reply, uint64_t, const abi::fuse_write_in&,
                           absl::Span<const uint8_t>) {
   reply.Error(kNotImplemented);
+}
+void RawFileSystem::WriteBuf(ReplyWrite reply, uint64_t nodeid, const abi::fuse_write_in& in,
+                             WritePayload& payload) {
+  absl::Span<const uint8_t> data;
+  Errno e = payload.Materialize(&data);
+  if (!e.ok()) {
+    reply.Error(e);
+    return;
+  }
+  Write(std::move(reply), nodeid, in, data);
 }
 void RawFileSystem::Statfs(ReplyStatfs reply, uint64_t) { reply.Error(kNotImplemented); }
 void RawFileSystem::Release(ReplyEmpty reply, uint64_t, const abi::fuse_release_in&) {

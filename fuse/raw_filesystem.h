@@ -28,6 +28,7 @@
 #include "absl/types/span.h"
 #include "fuse/kernel_abi.h"
 #include "fuse/reply.h"
+#include "fuse/write_payload.h"
 
 namespace fusekit {
 
@@ -100,6 +101,16 @@ class RawFileSystem {
   // write(2). Valid replies: Written (bytes taken), Error.
   virtual void Write(ReplyWrite reply, uint64_t nodeid, const abi::fuse_write_in& in,
                      absl::Span<const uint8_t> data);
+  // write(2), as the core delivers every WRITE: the data as a payload that
+  // may still sit in the worker's pipe (ServerOptions::splice_read), so it
+  // can go to a file with payload.SpliceTo() without being copied through
+  // the daemon. The payload is valid only until this returns (a deferred
+  // reply must take the data first); what is left of it is discarded then.
+  // Default: materializes the data and calls Write(), so a filesystem that
+  // serves Write() alone works unchanged (a payload that cannot be read out
+  // of the pipe answers EIO). Valid replies: Written, Error.
+  virtual void WriteBuf(ReplyWrite reply, uint64_t nodeid, const abi::fuse_write_in& in,
+                        WritePayload& payload);
   // statfs(2).
   virtual void Statfs(ReplyStatfs reply, uint64_t nodeid);
   // close of the last descriptor of an open file. Errors are ignored.

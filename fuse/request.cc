@@ -29,7 +29,7 @@ bool TakeName(absl::Span<const uint8_t>* rest, absl::string_view* name) {
 }  // namespace
 
 bool DecodeRequest(absl::Span<const uint8_t> message, const DecodeSettings& settings,
-                   DecodedRequest* out, DecodeError* error) {
+                   DecodedRequest* out, DecodeError* error, size_t detached_payload) {
   *out = DecodedRequest();
   if (message.size() < sizeof(abi::fuse_in_header)) {
     return Fail(error, EIO,
@@ -41,10 +41,11 @@ bool DecodeRequest(absl::Span<const uint8_t> message, const DecodeSettings& sett
   const OpcodeInfo* info = FindOpcode(h.opcode);
   // FORGET-like messages must never be answered, even when malformed.
   bool replies = info == nullptr || info->replies;
-  if (h.len != message.size()) {
+  if (h.len != message.size() + detached_payload) {
     return Fail(error, EIO,
                 absl::StrFormat("%s unique %d: header says %d bytes, %d were read",
-                                OpcodeName(h.opcode), h.unique, h.len, message.size()),
+                                OpcodeName(h.opcode), h.unique, h.len,
+                                message.size() + detached_payload),
                 replies);
   }
   if (info == nullptr) {
@@ -115,6 +116,17 @@ bool DecodeRequest(absl::Span<const uint8_t> message, const DecodeSettings& sett
     case PayloadKind::kRemainder:
       payload_size = rest.size();
       break;
+  }
+  if (detached_payload > 0) {
+    // Only a WRITE's data is ever left in the pipe, and nothing follows it.
+    if (info->payload != PayloadKind::kWriteData || payload_size != detached_payload ||
+        !rest.empty() || h.total_extlen != 0) {
+      return Fail(error, EIO,
+                  absl::StrFormat("%s: %d bytes left in the pipe do not match its payload",
+                                  info->name, detached_payload),
+                  replies);
+    }
+    payload_size = 0;
   }
   if (payload_size > rest.size()) {
     return Fail(error, EIO,

@@ -60,8 +60,12 @@ struct DecodeError {
 //   payload past the end, READ/READDIR of size 0              -> EIO
 //   entry name empty or containing '/'                        -> EINVAL
 //   entry name longer than 255 bytes                          -> ENAMETOOLONG
+// `detached_payload`: for a WRITE taken with splice (fuse/request_pipe.h),
+// the bytes of data left in the pipe, not in `message`: header.len must
+// then count them, they must be exactly the WRITE's data, and `payload`
+// comes out empty (EIO otherwise).
 bool DecodeRequest(absl::Span<const uint8_t> message, const DecodeSettings& settings,
-                   DecodedRequest* out, DecodeError* error);
+                   DecodedRequest* out, DecodeError* error, size_t detached_payload = 0);
 
 // Supplementary groups from a FUSE_EXT_GROUPS extension, if the request has
 // one and it is well-formed. Copied out: the kernel appends extensions right

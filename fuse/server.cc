@@ -13,6 +13,8 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
+#include "fuse/request_pipe.h"
+#include "fuse/write_payload.h"
 
 namespace fusekit {
 namespace {
@@ -96,18 +98,43 @@ void Server::Start() {
   for (int fd : fds) workers_.emplace_back([this, fd] { WorkerLoop(fd); });
 }
 
+void Server::LogSpliceReadFallback(absl::string_view why) {
+  if (splice_read_fallback_logged_.exchange(true)) return;
+  session_->Log(absl::StrCat("fusekit: splice_read: ", why, "; reading requests with read(2)"));
+}
+
 void Server::WorkerLoop(int fd) {
   // One buffer per worker, reused for every request; sized for max_write.
   size_t size = session_->BufferSize();
   std::unique_ptr<uint8_t[]> buffer(new uint8_t[size]);
+  // With splice_read, requests come through this pipe (sized before the
+  // first splice: the kernel fails a request that does not fit with EIO).
+  std::unique_ptr<RequestPipe> pipe;
+  if (options_.splice_read && is_device_) {
+    pipe = std::make_unique<RequestPipe>();
+    absl::Status opened = pipe->Open(size);
+    if (!opened.ok()) {
+      LogSpliceReadFallback(opened.message());
+      pipe.reset();
+    }
+  }
   bool channel_gone = false;
   for (;;) {
-    ssize_t n = ::read(fd, buffer.get(), size);
+    ssize_t n = pipe ? pipe->SpliceFrom(fd, size) : ::read(fd, buffer.get(), size);
     if (n < 0) {
       int err = errno;
       // EINTR: a signal; EAGAIN: another worker took it; ENOENT: the
       // request was interrupted away before we read it.
       if (err == EINTR || err == EAGAIN || err == ENOENT) {
+        if (stopping_.load()) break;
+        continue;
+      }
+      if (pipe && err != ENODEV) {
+        // The device refuses to splice (EINVAL), or the pipe was short of
+        // room after all (EIO: that request failed): read from now on.
+        LogSpliceReadFallback(absl::StrCat("splice from the channel failed: ",
+                                           DescribeErrno(Errno(err))));
+        pipe.reset();
         if (stopping_.load()) break;
         continue;
       }
@@ -121,6 +148,37 @@ void Server::WorkerLoop(int fd) {
     if (n == 0) {  // the socket's peer (fake kernel) hung up
       channel_gone = true;
       break;
+    }
+    if (pipe) {
+      RequestPipe::Taken taken;
+      if (!pipe->Take(static_cast<size_t>(n), buffer.get(), size, session_->WriteArgSize(),
+                      &taken)) {
+        // Cannot happen (the pipe holds what splice said); the request is
+        // lost and its caller waits until the connection ends.
+        session_->Log("fusekit: a spliced request could not be read back out of the pipe");
+        absl::Status reopened = pipe->Open(size);
+        if (!reopened.ok()) {
+          LogSpliceReadFallback(reopened.message());
+          pipe.reset();
+        }
+        continue;
+      }
+      if (taken.in_pipe > 0) {
+        WritePayload payload(pipe->read_end(), taken.in_pipe, buffer.get() + taken.in_buffer);
+        session_->HandleMessage(fd, absl::MakeConstSpan(buffer.get(), taken.in_buffer),
+                                &payload);
+        // The next splice needs an empty pipe, whatever the handler did.
+        if (!payload.Discard()) {
+          session_->Log("fusekit: a WRITE's data could not be drained from the pipe");
+          absl::Status reopened = pipe->Open(size);
+          if (!reopened.ok()) {
+            LogSpliceReadFallback(reopened.message());
+            pipe.reset();
+          }
+        }
+        continue;
+      }
+      n = static_cast<ssize_t>(taken.in_buffer);
     }
     session_->HandleMessage(fd, absl::MakeConstSpan(buffer.get(), static_cast<size_t>(n)));
   }

@@ -34,6 +34,19 @@ struct ServerOptions {
   // On /dev/fuse, give each worker its own fd (FUSE_DEV_IOC_CLONE) so the
   // kernel spreads requests without a shared queue lock in the daemon.
   bool clone_fd = true;
+  // Take requests off /dev/fuse with splice(2) into a per-worker pipe
+  // (fuse/request_pipe.h), so that a WRITE's data stays there and reaches
+  // the filesystem as a WritePayload it can splice on to a file without a
+  // copy (RawFileSystem::WriteBuf). Off by default: it costs a system call
+  // per request (splice, then read), which metadata-heavy loads feel, and
+  // gains only where data goes to a file descriptor. A worker whose pipe
+  // cannot be made big enough (max_write + a page, rounded up to a power of
+  // two pages; above /proc/sys/fs/pipe-max-size, 1 MiB by default, it
+  // needs CAP_SYS_RESOURCE: so with init.max_write at its 1 MiB default;
+  // 1 MiB less a page needs no privilege) or whose splice is refused reads
+  // with read(2) instead, and the log says so once. Never used on the fake
+  // kernel's socket.
+  bool splice_read = false;
   // One line per request and reply on `log`.
   bool debug = false;
   LogSink log;  // default: stderr
@@ -104,6 +117,8 @@ class Server {
          const ServerOptions& options);
   void Start();
   void WorkerLoop(int fd);
+  // splice_read could not be used by a worker: logged once per server.
+  void LogSpliceReadFallback(absl::string_view why);
   // ioctl(2) on the main channel fd (or the test seam): result or -errno.
   int DeviceIoctl(unsigned long request, void* arg);
 
@@ -118,6 +133,7 @@ class Server {
   std::vector<std::thread> workers_;
   std::atomic<int> running_workers_{0};
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> splice_read_fallback_logged_{false};
   std::thread abort_watchdog_;  // started by Stop() on a mounted server
   Mutex wait_mu_;
   bool joined_ ABSL_GUARDED_BY(wait_mu_) = false;

@@ -92,6 +92,11 @@ size_t Session::BufferSize() const {
   return std::max<size_t>(payload + kPageSize, abi::kMinReadBuffer);
 }
 
+size_t Session::WriteArgSize() const {
+  return ArgSizeForMinor(*FindOpcode(static_cast<uint32_t>(Opcode::kWrite)), Opcode::kWrite,
+                         decode_minor_.load(std::memory_order_relaxed), false);
+}
+
 void Session::Log(absl::string_view line) const { log_(line); }
 
 bool Session::WaitInitialized(absl::Duration timeout) {
@@ -107,14 +112,14 @@ bool Session::WaitInitialized(absl::Duration timeout) {
   return initialized();
 }
 
-void Session::HandleMessage(int fd, absl::Span<const uint8_t> message) {
+void Session::HandleMessage(int fd, absl::Span<const uint8_t> message, WritePayload* payload) {
   absl::Time start = debug_ ? absl::Now() : absl::InfinitePast();
   DecodeSettings settings;
   settings.minor = decode_minor_.load(std::memory_order_relaxed);
   settings.setxattr_ext = setxattr_ext_.load(std::memory_order_relaxed);
   DecodedRequest request;
   DecodeError error;
-  if (!DecodeRequest(message, settings, &request, &error)) {
+  if (!DecodeRequest(message, settings, &request, &error, payload ? payload->size() : 0)) {
     Log(absl::StrCat("fusekit: bad request: ", error.message, " -> ",
                      error.can_reply ? ErrnoName(error.error) : "no reply"));
     if (error.can_reply) {
@@ -122,7 +127,9 @@ void Session::HandleMessage(int fd, absl::Span<const uint8_t> message) {
     }
     return;
   }
-  if (debug_) Log(absl::StrCat("-> ", DescribeRequest(request)));
+  if (debug_) {
+    Log(absl::StrCat("-> ", DescribeRequest(request), payload ? " (data in pipe)" : ""));
+  }
 
   const abi::fuse_in_header& h = request.header;
   if (request.opcode() == Opcode::kInit) {
@@ -171,7 +178,7 @@ void Session::HandleMessage(int fd, absl::Span<const uint8_t> message) {
     BeginRequest(h.unique);
   }
   HandlerScope in_handler;
-  Dispatch(fd, request, std::move(context));
+  Dispatch(fd, request, std::move(context), payload);
 }
 
 void Session::HandleInit(int fd, const DecodedRequest& request) {
@@ -651,7 +658,8 @@ Errno Session::SendNotify(int fd, abi::NotifyCode code, const struct iovec* iov,
 
 // --- Dispatch ---------------------------------------------------------------------
 
-void Session::Dispatch(int fd, const DecodedRequest& r, RequestContext context) {
+void Session::Dispatch(int fd, const DecodedRequest& r, RequestContext context,
+                       WritePayload* payload) {
   const uint64_t node = r.header.nodeid;
   const uint32_t op = r.header.opcode;
   auto ctx = [&]() -> RequestContext { return std::move(context); };
@@ -718,9 +726,19 @@ void Session::Dispatch(int fd, const DecodedRequest& r, RequestContext context) 
     case Opcode::kRead:
       fs_->Read(ReplyData(this, fd, ctx(), op), node, r.Arg<abi::fuse_read_in>());
       return;
-    case Opcode::kWrite:
-      fs_->Write(ReplyWrite(this, fd, ctx(), op), node, r.Arg<abi::fuse_write_in>(), r.payload);
+    case Opcode::kWrite: {
+      // Every WRITE goes through WriteBuf, its data in the pipe or (read(2),
+      // the fake kernel) already in the buffer: one path for filesystems.
+      if (payload != nullptr) {
+        fs_->WriteBuf(ReplyWrite(this, fd, ctx(), op), node, r.Arg<abi::fuse_write_in>(),
+                      *payload);
+        return;
+      }
+      WritePayload in_memory(r.payload);
+      fs_->WriteBuf(ReplyWrite(this, fd, ctx(), op), node, r.Arg<abi::fuse_write_in>(),
+                    in_memory);
       return;
+    }
     case Opcode::kStatfs:
       fs_->Statfs(ReplyStatfs(this, fd, ctx(), op), node);
       return;

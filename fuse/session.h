@@ -27,6 +27,7 @@
 #include "fuse/raw_filesystem.h"
 #include "fuse/reply.h"
 #include "fuse/request.h"
+#include "fuse/write_payload.h"
 
 namespace fusekit {
 
@@ -82,13 +83,19 @@ class Session {
   Session& operator=(const Session&) = delete;
 
   // Handles one complete message read from `fd`; replies go to `fd`.
-  void HandleMessage(int fd, absl::Span<const uint8_t> message);
+  // `payload`: for a WRITE taken with splice (fuse/request_pipe.h), its
+  // data, left in the worker's pipe; `message` then holds the header and
+  // fuse_write_in only. The caller discards what the handler leaves of it.
+  void HandleMessage(int fd, absl::Span<const uint8_t> message,
+                     WritePayload* payload = nullptr);
   // Called once before serving: whether the channel fds are /dev/fuse
   // descriptors (splice works) or sockets.
   void SetDeviceTransport(bool device) { device_ = device; }
 
   // The size a read buffer needs for the negotiated (or offered) max_write.
   size_t BufferSize() const;
+  // A WRITE's fuse_write_in size at the negotiated protocol minor.
+  size_t WriteArgSize() const;
 
   bool initialized() const { return initialized_.load(std::memory_order_acquire); }
   // DESTROY was received: the connection is over.
@@ -153,7 +160,8 @@ class Session {
   void HandleInit(int fd, const DecodedRequest& request);
   void HandleInterrupt(int fd, const DecodedRequest& request);
   void HandleNotifyReply(const DecodedRequest& request);
-  void Dispatch(int fd, const DecodedRequest& request, RequestContext context);
+  void Dispatch(int fd, const DecodedRequest& request, RequestContext context,
+                WritePayload* payload);
   // Registers a request as in flight; returns false if the interrupt path
   // must answer a stale INTERRUPT with EAGAIN (done inside).
   void BeginRequest(uint64_t unique);

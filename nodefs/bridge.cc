@@ -864,6 +864,12 @@ void Bridge::Read(ReplyData reply, uint64_t nodeid, const abi::fuse_read_in& in)
 
 void Bridge::Write(ReplyWrite reply, uint64_t nodeid, const abi::fuse_write_in& in,
                    absl::Span<const uint8_t> data) {
+  WritePayload payload(data);
+  WriteBuf(std::move(reply), nodeid, in, payload);
+}
+
+void Bridge::WriteBuf(ReplyWrite reply, uint64_t nodeid, const abi::fuse_write_in& in,
+                      WritePayload& payload) {
   PinScope pins;
   std::shared_ptr<Inode> inode = FindInode(nodeid);
   std::shared_ptr<OpenFile> open = FindHandle(in.fh);
@@ -877,8 +883,8 @@ void Bridge::Write(ReplyWrite reply, uint64_t nodeid, const abi::fuse_write_in& 
   }
   Context ctx(&reply);
   uint32_t written = 0;
-  Errno e =
-      inode->node()->Write(ctx, open ? open->handle.get() : nullptr, in.offset, data, &written);
+  Errno e = inode->node()->WriteBuf(ctx, open ? open->handle.get() : nullptr, in.offset,
+                                    payload, &written);
   e.ok() ? reply.Written(written) : reply.Error(e);
 }
 

@@ -99,6 +99,8 @@ class Bridge : public RawFileSystem {
   void Read(ReplyData reply, uint64_t nodeid, const abi::fuse_read_in& in) override;
   void Write(ReplyWrite reply, uint64_t nodeid, const abi::fuse_write_in& in,
              absl::Span<const uint8_t> data) override;
+  void WriteBuf(ReplyWrite reply, uint64_t nodeid, const abi::fuse_write_in& in,
+                WritePayload& payload) override;
   void Statfs(ReplyStatfs reply, uint64_t nodeid) override;
   void Release(ReplyEmpty reply, uint64_t nodeid, const abi::fuse_release_in& in) override;
   void Fsync(ReplyEmpty reply, uint64_t nodeid, const abi::fuse_fsync_in& in) override;

@@ -25,7 +25,7 @@
 //
 // Only a node's own methods are wrapped (node.h's Node), not its
 // FileHandle's: a handle's Read and Write are reached through Node::Read and
-// Node::Write and so are covered; locks, Release, ioctl, poll and
+// Node::WriteBuf / Node::Write and so are covered; locks, Release, ioctl, poll and
 // copy_file_range go to the handle directly and are not. Statx is not
 // wrapped either: its default is built from Getattr, which is. Trees whose
 // directories make their children themselves (MemDir) get wrapped children
@@ -273,8 +273,24 @@ class FaultNode : public Base {
   }
   Errno Write(const Context& ctx, FileHandle* fh, uint64_t offset, absl::Span<const uint8_t> data,
               uint32_t* written) override {
+    if (!t_write_checked_) {
+      Errno e = Check(FaultOp::kWrite, ctx);
+      if (!e.ok()) return e;
+    }
+    return Base::Write(ctx, fh, offset, data, written);
+  }
+  // Every WRITE arrives here first. A Base that takes payloads itself
+  // (LoopbackNode) never reaches Write above, so the fault is checked
+  // here; a Base that materializes calls back into Write, which then must
+  // not check (and count, or block) the same WRITE again.
+  Errno WriteBuf(const Context& ctx, FileHandle* fh, uint64_t offset, WritePayload& payload,
+                 uint32_t* written) override {
     Errno e = Check(FaultOp::kWrite, ctx);
-    return e.ok() ? Base::Write(ctx, fh, offset, data, written) : e;
+    if (!e.ok()) return e;
+    t_write_checked_ = true;
+    e = Base::WriteBuf(ctx, fh, offset, payload, written);
+    t_write_checked_ = false;
+    return e;
   }
   Errno Flush(const Context& ctx, FileHandle* fh) override {
     Errno e = Check(FaultOp::kFlush, ctx);
@@ -302,6 +318,9 @@ class FaultNode : public Base {
   }
 
   const std::shared_ptr<FaultPlan> plan_;
+  // Set while this thread is in WriteBuf, whose fault check covers the
+  // Write it may lead to.
+  static inline thread_local bool t_write_checked_ = false;
 };
 
 }  // namespace fusekit

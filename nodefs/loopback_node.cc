@@ -1056,6 +1056,38 @@ Errno LoopbackFileHandle::Write(const Context&, uint64_t offset, absl::Span<cons
   return kOk;
 }
 
+Errno LoopbackFileHandle::WriteBuf(const Context& ctx, uint64_t offset, WritePayload& payload,
+                                   uint32_t* written) {
+  size_t done = 0;
+  // splice(2) refuses O_APPEND files (EINVAL): do not even try.
+  if (payload.in_pipe() && !(flags_ & O_APPEND)) {
+    if (payload.SpliceTo(fd_.get(), static_cast<off_t>(offset), &done).ok()) {
+      *written = static_cast<uint32_t>(done);
+      return kOk;
+    }
+    // Refused, or stopped part way: pwrite what is left, which also
+    // reports a real error (ENOSPC, EIO) as write(2) would.
+  }
+  absl::Span<const uint8_t> rest;
+  Errno e = payload.Materialize(&rest);
+  if (!e.ok()) {
+    if (done == 0) return e;
+    *written = static_cast<uint32_t>(done);
+    return kOk;
+  }
+  uint32_t more = 0;
+  e = Write(ctx, offset + done, rest, &more);
+  if (!e.ok() && done == 0) return e;
+  *written = static_cast<uint32_t>(done + (e.ok() ? more : 0));
+  return kOk;
+}
+
+Errno LoopbackNode::WriteBuf(const Context& ctx, FileHandle* fh, uint64_t offset,
+                             WritePayload& payload, uint32_t* written) {
+  if (fh != nullptr) return fh->WriteBuf(ctx, offset, payload, written);
+  return Node::WriteBuf(ctx, fh, offset, payload, written);
+}
+
 Errno LoopbackFileHandle::Flush(const Context& ctx) {
   // close(2) of one descriptor: report what closing the host file would
   // (NFS reports write-back errors here), without closing ours.

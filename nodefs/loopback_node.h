@@ -55,6 +55,10 @@
 //   the kernel reads and writes the host file itself (falling back to
 //   normal opens where it refuses).
 //
+// * With ServerOptions::splice_read (loopbackfs --splice), WRITE data
+//   goes from the kernel's pipe into the host file by splice(2): the
+//   daemon never copies it (LoopbackFileHandle::WriteBuf).
+//
 // * File handles hold host descriptors: Read/Write are pread/pwrite, Flush
 //   is close(dup(fd)), Fsync, Fallocate, Lseek (SEEK_DATA/SEEK_HOLE) and
 //   CopyFileRange (between two loopback handles) act on them, Release
@@ -226,6 +230,12 @@ class LoopbackNode : public Node {
                  uint32_t flags) override;
   Errno Listxattr(const Context& ctx, std::vector<std::string>* names) override;
   Errno Removexattr(const Context& ctx, absl::string_view name) override;
+  // Hands a WRITE's payload to the open handle (LoopbackFileHandle splices
+  // it into the host file); without a handle, Node's default. A subclass
+  // that overrides Write must override this too (Node::WriteBuf calls
+  // Write), or its Write is not reached.
+  Errno WriteBuf(const Context& ctx, FileHandle* fh, uint64_t offset, WritePayload& payload,
+                 uint32_t* written) override;
 
  protected:
   // Where this node is on the host for one call: a directory and a name in
@@ -306,6 +316,12 @@ class LoopbackFileHandle : public FileHandle {
   Errno Read(const Context& ctx, uint64_t offset, ReadResult* out) override;
   Errno Write(const Context& ctx, uint64_t offset, absl::Span<const uint8_t> data,
               uint32_t* written) override;
+  // A payload still in the worker's pipe (ServerOptions::splice_read) is
+  // spliced into the host file, never copied through the daemon; what
+  // splice refuses (an O_APPEND open, a host filesystem that cannot
+  // splice) or leaves is materialized and pwritten.
+  Errno WriteBuf(const Context& ctx, uint64_t offset, WritePayload& payload,
+                 uint32_t* written) override;
   Errno Flush(const Context& ctx) override;
   Errno Release(const Context& ctx) override;
   Errno Fsync(const Context& ctx, bool datasync) override;

@@ -174,6 +174,12 @@ Errno Node::Write(const Context& ctx, FileHandle* fh, uint64_t offset,
                   absl::Span<const uint8_t> data, uint32_t* written) {
   return fh ? fh->Write(ctx, offset, data, written) : Errno(EBADF);
 }
+Errno Node::WriteBuf(const Context& ctx, FileHandle* fh, uint64_t offset, WritePayload& payload,
+                     uint32_t* written) {
+  absl::Span<const uint8_t> data;
+  Errno e = payload.Materialize(&data);
+  return e.ok() ? Write(ctx, fh, offset, data, written) : e;
+}
 Errno Node::Flush(const Context& ctx, FileHandle* fh) { return fh ? fh->Flush(ctx) : kOk; }
 Errno Node::Fsync(const Context& ctx, FileHandle* fh, bool datasync) {
   return fh ? fh->Fsync(ctx, datasync) : kOk;
@@ -192,6 +198,12 @@ Errno Node::Lseek(const Context& ctx, FileHandle* fh, uint64_t offset, uint32_t 
 Errno FileHandle::Read(const Context&, uint64_t, ReadResult*) { return Errno(EBADF); }
 Errno FileHandle::Write(const Context&, uint64_t, absl::Span<const uint8_t>, uint32_t*) {
   return Errno(EBADF);
+}
+Errno FileHandle::WriteBuf(const Context& ctx, uint64_t offset, WritePayload& payload,
+                           uint32_t* written) {
+  absl::Span<const uint8_t> data;
+  Errno e = payload.Materialize(&data);
+  return e.ok() ? Write(ctx, offset, data, written) : e;
 }
 Errno FileHandle::Flush(const Context&) { return kOk; }
 Errno FileHandle::Release(const Context&) { return kOk; }

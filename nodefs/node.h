@@ -102,6 +102,7 @@
 #include "fuse/errno.h"
 #include "fuse/kernel_abi.h"
 #include "fuse/reply.h"
+#include "fuse/write_payload.h"
 
 namespace fusekit {
 
@@ -405,6 +406,17 @@ class Node {
   // write(2): store `data` at `offset`; *written = bytes taken.
   virtual Errno Write(const Context& ctx, FileHandle* fh, uint64_t offset,
                       absl::Span<const uint8_t> data, uint32_t* written);
+  // write(2) as every WRITE arrives: the data as a payload that, with
+  // ServerOptions::splice_read, still sits in the worker's pipe, so a node
+  // keeping data in a file descriptor can payload.SpliceTo() it there
+  // without a copy through the daemon (fuse/write_payload.h). The payload
+  // lives only during this call. Default: materializes the data and calls
+  // Write() above, so a node serving Write() (or its handles') needs
+  // nothing. A node whose handles override FileHandle::WriteBuf forwards to
+  // them here (LoopbackNode does); the default does not, so that a node
+  // overriding Write() is never bypassed.
+  virtual Errno WriteBuf(const Context& ctx, FileHandle* fh, uint64_t offset,
+                         WritePayload& payload, uint32_t* written);
   // close(2) of a descriptor (possibly several per open). Default: kOk.
   virtual Errno Flush(const Context& ctx, FileHandle* fh);
   // fsync(2)/fdatasync(2) (datasync true). Default: kOk.
@@ -435,6 +447,11 @@ class FileHandle {
   // write(2). Default: EBADF.
   virtual Errno Write(const Context& ctx, uint64_t offset, absl::Span<const uint8_t> data,
                       uint32_t* written);
+  // write(2) with the data as a payload (see Node::WriteBuf, which must
+  // forward here for this to be called). Default: materializes it and
+  // calls Write().
+  virtual Errno WriteBuf(const Context& ctx, uint64_t offset, WritePayload& payload,
+                         uint32_t* written);
   // close(2) of one descriptor. Default: kOk.
   virtual Errno Flush(const Context& ctx);
   // Last close: the handle is destroyed right after. Errors are ignored by
