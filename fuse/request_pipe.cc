@@ -30,6 +30,19 @@ bool ReadExactly(int fd, uint8_t* out, size_t size) {
 
 }  // namespace
 
+size_t RequestPipe::LargestCapacity(size_t want) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return 0;
+  ScopedFd read_end(fds[0]), write_end(fds[1]);
+  size_t bytes = kPageSize;
+  while (bytes < want) bytes *= 2;
+  for (; bytes > kPageSize; bytes /= 2) {
+    if (::fcntl(write_end.get(), F_SETPIPE_SZ, static_cast<int>(bytes)) >= 0) return bytes;
+  }
+  int size = ::fcntl(write_end.get(), F_GETPIPE_SZ);
+  return size > 0 ? static_cast<size_t>(size) : 0;
+}
+
 absl::Status RequestPipe::Open(size_t max_message) {
   read_end_.reset();
   write_end_.reset();

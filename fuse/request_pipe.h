@@ -36,6 +36,10 @@ class RequestPipe {
   // so the default max_write of 1 MiB (257 pages: a 2 MiB pipe) needs it;
   // up to 1 MiB less a page fits a 1 MiB pipe.
   absl::Status Open(size_t max_message);
+  // The largest pipe this process can make, up to `want` bytes (rounded up
+  // to a power of two pages); 0 if it cannot make pipes at all. Without
+  // CAP_SYS_RESOURCE that is /proc/sys/fs/pipe-max-size (1 MiB by default).
+  static size_t LargestCapacity(size_t want);
   bool valid() const { return read_end_.valid(); }
   int read_end() const { return read_end_.get(); }
   // The pipe's capacity in bytes.

@@ -28,6 +28,7 @@ int DefaultWorkers() {
 int g_signal_pipe[2] = {-1, -1};
 
 constexpr int kTerminationSignals[3] = {SIGINT, SIGTERM, SIGHUP};
+constexpr size_t kSplicePageSize = 4096;
 
 void OnSignal(int signo) {
   unsigned char b = static_cast<unsigned char>(signo);
@@ -60,9 +61,27 @@ Server::Server(RawFileSystem* fs, ScopedFd fd, std::unique_ptr<KernelMount> moun
   main_fd_ = mount_ ? mount_->fd() : own_fd_.get();
   struct stat st;
   is_device_ = ::fstat(main_fd_, &st) == 0 && S_ISCHR(st.st_mode);
-  session_ = std::make_unique<Session>(fs, options.init, options.debug, options.log,
-                                       options.writer);
+  // With splice_read every request must fit a worker's pipe, which without
+  // CAP_SYS_RESOURCE is at most pipe-max-size (1 MiB by default): offer a
+  // max_write that fits (1 MiB less a page), rather than read(2) them all.
+  InitOptions init = options.init;
+  size_t pipe_bytes = 0;
+  if (options.splice_read && is_device_) {
+    // Session::BufferSize(): max_write (or a SETXATTR's 64 KiB) and a page.
+    const size_t want = std::max<size_t>(init.max_write, 65536 + 256) + kSplicePageSize;
+    pipe_bytes = RequestPipe::LargestCapacity(want);
+    if (pipe_bytes != 0 && pipe_bytes < want && pipe_bytes > 2 * kSplicePageSize) {
+      init.max_write =
+          std::min<uint32_t>(init.max_write, static_cast<uint32_t>(pipe_bytes - kSplicePageSize));
+    }
+  }
+  session_ = std::make_unique<Session>(fs, init, options.debug, options.log, options.writer);
   session_->SetDeviceTransport(is_device_);
+  if (init.max_write != options.init.max_write) {
+    session_->Log(absl::StrCat("fusekit: splice_read: max_write ", options.init.max_write,
+                               " lowered to ", init.max_write, " to fit a pipe of ", pipe_bytes,
+                               " bytes (/proc/sys/fs/pipe-max-size)"));
+  }
   notifier_ = std::make_unique<Notifier>(session_.get(), main_fd_);
 }
 

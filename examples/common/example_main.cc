@@ -26,10 +26,9 @@ ABSL_FLAG(absl::Duration, attr_timeout, absl::Seconds(1),
           "how long the kernel may cache attributes (e.g. 1s, 0)");
 ABSL_FLAG(bool, splice, true,
           "move file data with splice(2) instead of copying it through the daemon: read data "
-          "from the files that hold it, and write data from the kernel's pipe into them "
-          "(requests are then taken off /dev/fuse through a pipe per worker; a 1 MiB "
-          "max_write needs a 2 MiB pipe, above pipe-max-size, so without CAP_SYS_RESOURCE "
-          "writes are copied as with --splice=false) (--splice=false: read and write it)");
+          "from the files that hold it, and (loopbackfs) write data from the kernel's pipe "
+          "into them, taking requests off /dev/fuse through a pipe per worker, with a "
+          "max_write that fits the pipe (--splice=false: read and write it)");
 ABSL_FLAG(bool, writeback_cache, false,
           "let the kernel cache writes and send them in batches (FUSE_WRITEBACK_CACHE)");
 ABSL_FLAG(uint32_t, read_ahead_kb, 0,
@@ -164,7 +163,6 @@ Options OptionsFromFlags(absl::string_view fsname) {
   options.server.debug = absl::GetFlag(FLAGS_debug);
   options.server.workers = absl::GetFlag(FLAGS_threads);
   options.server.init.splice_write = absl::GetFlag(FLAGS_splice);
-  options.server.splice_read = absl::GetFlag(FLAGS_splice);
   options.writeback_cache = absl::GetFlag(FLAGS_writeback_cache);
   return options;
 }

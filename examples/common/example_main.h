@@ -24,6 +24,7 @@ ABSL_DECLARE_FLAG(bool, debug);
 ABSL_DECLARE_FLAG(bool, allow_other);
 ABSL_DECLARE_FLAG(bool, read_only);
 ABSL_DECLARE_FLAG(int, threads);
+ABSL_DECLARE_FLAG(bool, splice);
 ABSL_DECLARE_FLAG(absl::Duration, entry_timeout);
 ABSL_DECLARE_FLAG(absl::Duration, attr_timeout);
 ABSL_DECLARE_FLAG(std::vector<std::string>, o);

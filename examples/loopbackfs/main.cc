@@ -107,6 +107,10 @@ int main(int argc, char** argv) {
   options.mount.fsname = FsName(real_source.empty() ? source : real_source);
   options.mount.default_permissions = absl::GetFlag(FLAGS_default_permissions);
   options.passthrough = absl::GetFlag(FLAGS_passthrough);
+  // WRITE data spliced from the kernel's pipe into the host files. Only
+  // here: a filesystem that keeps data in memory would only read it out of
+  // the pipe again, after a system call more per request.
+  options.server.splice_read = absl::GetFlag(FLAGS_splice);
   // A waiting lock (F_SETLKW, flock) keeps a worker: never serve with one.
   if (options.server.workers == 1) options.server.workers = 2;
   return fusekit::examples::Serve(mountpoint, *std::move(root), options);

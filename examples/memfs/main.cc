@@ -48,8 +48,5 @@ int main(int argc, char** argv) {
   limits.cache_listings = absl::GetFlag(FLAGS_cache_listings);
   fusekit::Options options = ex::MemfsOptions(ex::OptionsFromFlags("memfs"));
   options.mount.default_permissions = absl::GetFlag(FLAGS_default_permissions);
-  // memfs keeps data in memory: a WRITE's data left in a pipe would only be
-  // read out again, after a system call more per request.
-  options.server.splice_read = false;
   return ex::Serve(args[0], fusekit::MemDir::NewRoot(limits), options);
 }
