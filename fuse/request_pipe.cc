@@ -16,18 +16,6 @@ namespace {
 
 constexpr size_t kPageSize = 4096;
 
-// Reads exactly `size` bytes from a non-blocking pipe holding them.
-bool ReadExactly(int fd, uint8_t* out, size_t size) {
-  while (size > 0) {
-    ssize_t n = ::read(fd, out, size);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    out += n;
-    size -= static_cast<size_t>(n);
-  }
-  return true;
-}
-
 }  // namespace
 
 size_t RequestPipe::LargestCapacity(size_t want) {
@@ -41,6 +29,17 @@ size_t RequestPipe::LargestCapacity(size_t want) {
   }
   int size = ::fcntl(write_end.get(), F_GETPIPE_SZ);
   return size > 0 ? static_cast<size_t>(size) : 0;
+}
+
+bool ReadExactly(int fd, uint8_t* out, size_t size) {
+  while (size > 0) {
+    ssize_t n = ::read(fd, out, size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    out += n;
+    size -= static_cast<size_t>(n);
+  }
+  return true;
 }
 
 absl::Status RequestPipe::Open(size_t max_message) {

@@ -23,6 +23,10 @@
 
 namespace fusekit {
 
+// Reads exactly `size` bytes from a pipe holding at least that many (a
+// non-blocking read end: false rather than wait when it holds fewer).
+bool ReadExactly(int fd, uint8_t* out, size_t size);
+
 class RequestPipe {
  public:
   RequestPipe() = default;

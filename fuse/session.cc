@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "fuse/request_pipe.h"
 
 namespace fusekit {
 namespace {
@@ -521,17 +522,6 @@ class SplicePipe {
 
 thread_local SplicePipe t_splice_pipe;
 
-// Reads exactly `size` bytes from a pipe holding at least that many.
-bool ReadAll(int fd, uint8_t* out, size_t size) {
-  while (size > 0) {
-    ssize_t n = ::read(fd, out, size);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    out += n;
-    size -= static_cast<size_t>(n);
-  }
-  return true;
-}
 
 // The buffer READ replies are copied through when they are not spliced;
 // grows to the largest read, then no allocation.
@@ -575,8 +565,8 @@ bool Session::SpliceReply(int fd, uint64_t unique, int data_fd, off_t offset, si
     // back out (what was spliced is the start of the data) and let the
     // caller send a copy with the right length.
     uint8_t header[sizeof(out)];
-    if (!ReadAll(pipe.read_end(), header, sizeof(header)) ||
-        !ReadAll(pipe.read_end(), buffer, *moved)) {
+    if (!ReadExactly(pipe.read_end(), header, sizeof(header)) ||
+        !ReadExactly(pipe.read_end(), buffer, *moved)) {
       pipe.Close();
       *moved = 0;
     }

@@ -27,19 +27,10 @@
 #include "fuse/session.h"
 #include "fuse/wire_test_util.h"
 #include "gtest/gtest.h"
+#include "testing/pattern.h"
 
 namespace fusekit {
 namespace {
-
-std::string Pattern(size_t size, uint32_t seed) {
-  std::string s(size, '\0');
-  uint32_t x = seed;
-  for (char& c : s) {
-    x = x * 1103515245 + 12345;
-    c = static_cast<char>(x >> 16);
-  }
-  return s;
-}
 
 // A pipe holding up to `capacity` bytes (non-blocking read end, as the
 // worker's), or invalid ends when it cannot be made that big.

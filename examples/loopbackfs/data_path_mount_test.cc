@@ -28,19 +28,10 @@
 #include "nodefs/bridge.h"
 #include "nodefs/loopback_node.h"
 #include "testing/mount_fixture.h"
+#include "testing/pattern.h"
 
 namespace fusekit::examples {
 namespace {
-
-std::string Pattern(size_t size, uint32_t seed) {
-  std::string s(size, '\0');
-  uint32_t x = seed;
-  for (char& c : s) {
-    x = x * 1103515245 + 12345;
-    c = static_cast<char>(x >> 16);
-  }
-  return s;
-}
 
 // Counts the wire log's lines of interest.
 class WireCounts {
