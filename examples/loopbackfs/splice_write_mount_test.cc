@@ -8,7 +8,6 @@
 // Node's default (materialized, then Write). A probe node checks that the
 // data really reached the node in the pipe and that nothing was left.
 // SKIPPED with the reason where mounting is impossible.
-#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -138,18 +137,6 @@ void Apply(std::string* model, absl::string_view data, size_t at) {
   model->replace(at, data.size(), data.data(), data.size());
 }
 
-std::vector<std::string> ListDir(const std::string& path) {
-  std::vector<std::string> names;
-  DIR* dir = opendir(path.c_str());
-  if (dir == nullptr) return {"<opendir failed>"};
-  while (struct dirent* e = readdir(dir)) {
-    std::string name = e->d_name;
-    if (name != "." && name != "..") names.push_back(name);
-  }
-  closedir(dir);
-  std::sort(names.begin(), names.end());
-  return names;
-}
 
 class SpliceWriteMountTest : public ::testing::TestWithParam<Config> {
  protected:
@@ -195,7 +182,7 @@ class SpliceWriteMountTest : public ::testing::TestWithParam<Config> {
     struct stat st;
     ASSERT_EQ(stat(M(file).c_str(), &st), 0) << errno;
     EXPECT_EQ(static_cast<size_t>(st.st_size), size);
-    std::vector<std::string> names = ListDir(M(""));
+    std::vector<std::string> names = HostList(M(""));
     for (const std::string& d : dirs_) {
       EXPECT_TRUE(std::find(names.begin(), names.end(), d) != names.end()) << d;
     }
@@ -309,7 +296,7 @@ TEST_P(SpliceWriteMountTest, MetadataAlongsideWrites) {
       if (mkdir(dir.c_str(), 0755) != 0) metadata_failures++;
       struct stat st;
       if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) metadata_failures++;
-      std::vector<std::string> names = ListDir(M(""));
+      std::vector<std::string> names = HostList(M(""));
       if (std::find(names.begin(), names.end(), absl::StrCat("m", i)) == names.end()) {
         metadata_failures++;
       }
