@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <poll.h>
 
+#include <algorithm>
+
 #include "nodefs/inode.h"
 
 namespace fusekit {
@@ -118,8 +120,9 @@ class TreeDirStream : public DirStream {
       if (at_end_) return false;
       batch_.clear();
       next_ = 0;
-      dir_->ChildrenAfter(last_cookie_, kBatch, &batch_);
-      if (batch_.size() < kBatch) at_end_ = true;
+      dir_->ChildrenAfter(last_cookie_, batch_size_, &batch_);
+      if (batch_.size() < batch_size_) at_end_ = true;
+      batch_size_ = std::min(batch_size_ * 2, kMaxBatch);
       if (batch_.empty()) return false;
       last_cookie_ = batch_.back().offset;
       for (DirStreamEntry& e : batch_) e.offset += kDotEntries;
@@ -135,12 +138,15 @@ class TreeDirStream : public DirStream {
     if (offset < 1) batch_.push_back({".", S_IFDIR, dir_->stable().ino, 1});
     if (offset < 2) batch_.push_back({"..", S_IFDIR, parent_ino_, 2});
     last_cookie_ = offset > kDotEntries ? offset - kDotEntries : 0;
+    batch_size_ = kFirstBatch;
     return true;
   }
 
  private:
-  // About two 32 KiB READDIR replies' worth of short names.
-  static constexpr size_t kBatch = 256;
+  // Batches grow from what a 4 KiB reply takes after a seek (a seekdir
+  // reads one chunk) to about a 32 KiB reply's worth of short names.
+  static constexpr size_t kFirstBatch = 32, kMaxBatch = 256;
+  size_t batch_size_ = kFirstBatch;
   // "." has offset 1, ".." 2, and a child its cookie plus 2.
   static constexpr uint64_t kDotEntries = 2;
   const std::shared_ptr<Inode> dir_;
