@@ -753,8 +753,13 @@ absl::StatusOr<std::unique_ptr<KernelMount>> KernelMount::Create(
     // On failure the mount is taken down again (~KernelMount) before the
     // error goes back: a mount the caller never got must not stay.
     if (absl::Status s = mount->SetReadAhead(options.read_ahead_kb); !s.ok()) return s;
+    mount->read_ahead_kb_ = options.read_ahead_kb;
   }
   return mount;
+}
+
+absl::Status KernelMount::ReapplyReadAhead() {
+  return read_ahead_kb_ == 0 ? absl::OkStatus() : SetReadAhead(read_ahead_kb_);
 }
 
 absl::Status KernelMount::SetReadAhead(uint32_t kib) {

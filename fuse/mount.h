@@ -79,6 +79,11 @@ class KernelMount {
   // unmount leaves the connection alive behind files still open. Root only.
   absl::Status AbortConnection();
 
+  // Writes MountOptions::read_ahead_kb again (no-op without it): the kernel
+  // lowers the read-ahead to INIT's max_readahead when it takes INIT's
+  // reply, so the server calls this once INIT is answered.
+  absl::Status ReapplyReadAhead();
+
  private:
   // Writes the mount's read_ahead_kb (MountOptions::read_ahead_kb).
   absl::Status SetReadAhead(uint32_t kib);
@@ -95,6 +100,7 @@ class KernelMount {
   // Device numbers are reused once a superblock is gone, so where the kernel
   // has them (6.8+) the never-reused mount ID settles who is who; 0 if not.
   const uint64_t unique_mount_id_;
+  uint32_t read_ahead_kb_ = 0;  // set once, in Create
 
   // Serialises Unmount(). A plain std::mutex: Debian's abseil is built
   // without TSan instrumentation, so TSan reports false races around

@@ -29,6 +29,8 @@ struct MountOptions {
   uint32_t max_read = 0;
   // How far (KiB) the kernel reads ahead of a sequential reader: the
   // mount's /sys/class/bdi/<dev>/read_ahead_kb, set right after mounting
+  // and again by the server once INIT is answered (taking INIT's reply, the
+  // kernel lowers it to max_readahead, which it offered as 128 KiB)
   // (root only: the mount fails with PermissionDenied otherwise, and with
   // FailedPrecondition where /sys is read-only). The
   // kernel's default is 128 KiB whatever INIT's max_readahead says, so a

@@ -117,6 +117,16 @@ void Server::Start() {
   for (int fd : fds) workers_.emplace_back([this, fd] { WorkerLoop(fd); });
 }
 
+void Server::AfterInit() {
+  if (!session_->initialized() || init_settled_.exchange(true)) return;
+  // The kernel lowered the mount's read-ahead to INIT's max_readahead
+  // (which it offered as its 128 KiB default) while taking the reply.
+  if (mount_) {
+    absl::Status s = mount_->ReapplyReadAhead();
+    if (!s.ok()) session_->Log(absl::StrCat("fusekit: ", s.message()));
+  }
+}
+
 void Server::LogSpliceReadFallback(absl::string_view why) {
   if (splice_read_fallback_logged_.exchange(true)) return;
   session_->Log(absl::StrCat("fusekit: splice_read: ", why, "; reading requests with read(2)"));
@@ -200,6 +210,7 @@ void Server::WorkerLoop(int fd) {
       n = static_cast<ssize_t>(taken.in_buffer);
     }
     session_->HandleMessage(fd, absl::MakeConstSpan(buffer.get(), static_cast<size_t>(n)));
+    if (!init_settled_.load(std::memory_order_relaxed)) AfterInit();
   }
   // Handlers still waiting on other workers (a lock wait polling
   // Interrupted()) would keep Wait() from returning: tell them.

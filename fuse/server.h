@@ -134,6 +134,9 @@ class Server {
   std::atomic<int> running_workers_{0};
   std::atomic<bool> stopping_{false};
   std::atomic<bool> splice_read_fallback_logged_{false};
+  // What is done once INIT is answered (the mount's read-ahead).
+  void AfterInit();
+  std::atomic<bool> init_settled_{false};
   std::thread abort_watchdog_;  // started by Stop() on a mounted server
   Mutex wait_mu_;
   bool joined_ ABSL_GUARDED_BY(wait_mu_) = false;

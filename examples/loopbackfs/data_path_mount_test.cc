@@ -17,7 +17,9 @@
 #include <memory>
 #include <string>
 #include <vector>
+#include <algorithm>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/match.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
@@ -41,7 +43,15 @@ class WireCounts {
     return [this, echo](absl::string_view line) {
       if (echo) fprintf(stderr, "%.*s\n", static_cast<int>(line.size()), line.data());
       MutexLock lock(&mu_);
-      if (absl::StartsWith(line, "-> READ ")) ++reads_;
+      if (absl::StartsWith(line, "-> READ ")) {
+        ++reads_;
+        size_t at = line.find(" size=");
+        uint64_t size = 0;
+        if (at != absl::string_view::npos &&
+            absl::SimpleAtoi(line.substr(at + 6, line.find(' ', at + 6) - (at + 6)), &size)) {
+          max_read_ = std::max(max_read_, size);
+        }
+      }
       if (absl::StartsWith(line, "-> WRITE ")) ++writes_;
       if (absl::StartsWith(line, "<- READ ") && absl::StrContains(line, " splice ")) ++spliced_;
     };
@@ -58,12 +68,22 @@ class WireCounts {
     MutexLock lock(&mu_);
     return spliced_;
   }
+  uint64_t max_read() {
+    MutexLock lock(&mu_);
+    return max_read_;
+  }
+  void Reset() {
+    MutexLock lock(&mu_);
+    reads_ = writes_ = spliced_ = 0;
+    max_read_ = 0;
+  }
 
  private:
   Mutex mu_;
   int reads_ ABSL_GUARDED_BY(mu_) = 0;
   int writes_ ABSL_GUARDED_BY(mu_) = 0;
   int spliced_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t max_read_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 template <typename F>
@@ -114,6 +134,7 @@ class DataPathMountTest : public ::testing::Test {
     bridge_ = std::make_unique<Bridge>(*std::move(root), options);
     MountOptions mount_options;
     mount_options.fsname = "loopbackfs-data-test";
+    mount_options.read_ahead_kb = options.mount.read_ahead_kb;
     MountForTest(bridge_.get(), mount_options, ServerOptionsFor(options), &mount_);
     if (mount_ == nullptr) return;
     bridge_->SetNotifier(&mount_->server().notifier());
@@ -191,6 +212,25 @@ TEST_F(DataPathMountTest, ReadsWithSpliceOffMatchTheHostFile) {
   CheckReadsMatch(M("big"), content);
   EXPECT_GT(wire_.reads(), 0);
   EXPECT_EQ(wire_.spliced(), 0);
+}
+
+// The kernel's READs are 128 KiB by default whatever INIT's max_readahead
+// says; with MountOptions::read_ahead_kb = 1024 a sequential reader's
+// READs are 1 MiB (max_pages allows 256 pages).
+TEST_F(DataPathMountTest, ReadAheadMakesReadsOneMebibyte) {
+  const std::string content = Pattern(kFileSize, 3);
+  ASSERT_TRUE(WriteHostFile(host_.src("big"), content));
+  for (uint32_t read_ahead_kb : {0u, 1024u}) {
+    SCOPED_TRACE(read_ahead_kb);
+    TearDown();
+    wire_.Reset();
+    Options options;
+    options.mount.read_ahead_kb = read_ahead_kb;
+    MountLoopback(options);
+    if (mount_ == nullptr) return;
+    EXPECT_TRUE(ReadAllThrough(M("big"), 1 << 20) == content);
+    EXPECT_EQ(wire_.max_read(), read_ahead_kb == 0 ? 128u << 10 : 1u << 20);
+  }
 }
 
 // Writes three pieces through `path` and reads them back.
