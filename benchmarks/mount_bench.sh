@@ -314,6 +314,7 @@ want() { [[ ",$WORKLOADS," == *",$1,"* ]]; }
 flag_of() {
   case "$1" in
     scaling2) echo scaling ;;
+    readdir) echo readdir ;;  # not one of the read workloads
     read*) echo read ;;
     write*) echo write ;;
     *) echo "$1" ;;

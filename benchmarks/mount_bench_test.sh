@@ -31,6 +31,13 @@ done
 for t in loopback_splice loopback_passthrough; do
   grep -Eq "read .*1M +$t +([0-9.]+ |- .*n/a \(flag absent\))" "$OUT" || fail "no row for $t"
 done
+# A subset of workloads prints only their rows (readdir is not a read).
+SUBSET="${TEST_TMPDIR:-/tmp}/mount_bench_read.out"
+"$BENCH" --quick --workloads=read >"$SUBSET" 2>&1 || fail "mount_bench --workloads=read failed"
+grep -Eq "^read .*1M.*tmpfs +[0-9.]+ " "$SUBSET" || fail "--workloads=read: no read rows"
+if grep -Eq "^(readdir|stat|create|write)" "$SUBSET"; then
+  fail "--workloads=read printed other workloads: $(grep -E '^(readdir|stat|create|write)' "$SUBSET" | head -2)"
+fi
 # Nothing of ours stays mounted.
 if grep -q fusekit-bench /proc/mounts || grep -Eq ' /tmp/fusekit-bench\.[^ ]*/m/' /proc/mounts; then
   fail "left mounted: $(grep fusekit-bench /proc/mounts)"
