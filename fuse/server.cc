@@ -67,8 +67,7 @@ Server::Server(RawFileSystem* fs, ScopedFd fd, std::unique_ptr<KernelMount> moun
   InitOptions init = options.init;
   size_t pipe_bytes = 0;
   if (options.splice_read && is_device_) {
-    // Session::BufferSize(): max_write (or a SETXATTR's 64 KiB) and a page.
-    const size_t want = std::max<size_t>(init.max_write, 65536 + 256) + kSplicePageSize;
+    const size_t want = Session::BufferSizeFor(init);
     pipe_bytes = RequestPipe::LargestCapacity(want);
     if (pipe_bytes != 0 && pipe_bytes < want && pipe_bytes > 2 * kSplicePageSize) {
       init.max_write =
@@ -180,16 +179,20 @@ void Server::WorkerLoop(int fd) {
     }
     if (pipe) {
       RequestPipe::Taken taken;
-      if (!pipe->Take(static_cast<size_t>(n), buffer.get(), size, session_->WriteArgSize(),
-                      &taken)) {
-        // Cannot happen (the pipe holds what splice said); the request is
-        // lost and its caller waits until the connection ends.
-        session_->Log("fusekit: a spliced request could not be read back out of the pipe");
+      // A pipe left holding bytes is replaced (or given up for read(2)).
+      auto replace_pipe = [&](absl::string_view what) {
+        session_->Log(what);
         absl::Status reopened = pipe->Open(size);
         if (!reopened.ok()) {
           LogSpliceReadFallback(reopened.message());
           pipe.reset();
         }
+      };
+      if (!pipe->Take(static_cast<size_t>(n), buffer.get(), size, session_->WriteArgSize(),
+                      &taken)) {
+        // Cannot happen (the pipe holds what splice said); the request is
+        // lost and its caller waits until the connection ends.
+        replace_pipe("fusekit: a spliced request could not be read back out of the pipe");
         continue;
       }
       if (taken.in_pipe > 0) {
@@ -198,12 +201,7 @@ void Server::WorkerLoop(int fd) {
                                 &payload);
         // The next splice needs an empty pipe, whatever the handler did.
         if (!payload.Discard()) {
-          session_->Log("fusekit: a WRITE's data could not be drained from the pipe");
-          absl::Status reopened = pipe->Open(size);
-          if (!reopened.ok()) {
-            LogSpliceReadFallback(reopened.message());
-            pipe.reset();
-          }
+          replace_pipe("fusekit: a WRITE's data could not be drained from the pipe");
         }
         continue;
       }

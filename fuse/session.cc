@@ -86,10 +86,10 @@ Session::Session(RawFileSystem* fs, InitOptions init, bool debug, LogSink log,
 
 Session::~Session() = default;
 
-size_t Session::BufferSize() const {
+size_t Session::BufferSizeFor(const InitOptions& init) {
   // The kernel refuses reads into buffers smaller than a header, a
   // fuse_write_in and max_write (fs/fuse/dev.c); a page on top holds them.
-  size_t payload = std::max<size_t>(ClampMaxWrite(init_options_.max_write), kXattrSizeMax + 256);
+  size_t payload = std::max<size_t>(ClampMaxWrite(init.max_write), kXattrSizeMax + 256);
   return std::max<size_t>(payload + kPageSize, abi::kMinReadBuffer);
 }
 

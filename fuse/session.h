@@ -93,7 +93,9 @@ class Session {
   void SetDeviceTransport(bool device) { device_ = device; }
 
   // The size a read buffer needs for the negotiated (or offered) max_write.
-  size_t BufferSize() const;
+  size_t BufferSize() const { return BufferSizeFor(init_options_); }
+  // The same for `init` (before a session exists, e.g. to size a pipe).
+  static size_t BufferSizeFor(const InitOptions& init);
   // A WRITE's fuse_write_in size at the negotiated protocol minor.
   size_t WriteArgSize() const;
 

@@ -45,8 +45,8 @@ struct Bridge::OpenFile {
   Mutex mu;
   // A directory's listing, from Node::Readdir (or the handle's) at the
   // first READDIR and at every rewind (offset 0).
+  // Null until the first READDIR, and again once the handle is released.
   std::unique_ptr<DirStream> stream ABSL_GUARDED_BY(mu);
-  bool listed ABSL_GUARDED_BY(mu) = false;  // a stream was opened
   bool stream_ended ABSL_GUARDED_BY(mu) = false;
   Errno stream_error ABSL_GUARDED_BY(mu);  // how it ended, if not at its end
   // A stream that seeks (DirStream::Seek) carries its own offsets and is
@@ -1072,7 +1072,7 @@ void Bridge::ReaddirCommon(ReplyDirectory& reply, uint64_t nodeid, const abi::fu
   }
   Context ctx(&reply);
   MutexLock lock(&open->mu);
-  if (in.offset == 0 || !open->listed) {
+  if (in.offset == 0 || open->stream == nullptr) {
     std::unique_ptr<DirStream> stream;
     Errno e = open->handle ? open->handle->Readdir(ctx, &stream) : Errno(ENOSYS);
     if (e == Errno(ENOSYS)) e = dir->node()->Readdir(ctx, &stream);
@@ -1089,7 +1089,6 @@ void Bridge::ReaddirCommon(ReplyDirectory& reply, uint64_t nodeid, const abi::fu
     open->stream_error = kOk;
     open->position = 0;
     open->pending.reset();
-    open->listed = true;
   }
   std::vector<Inode*> counted;  // READDIRPLUS lookups to undo if not sent
   for (uint64_t at = in.offset;;) {
