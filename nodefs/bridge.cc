@@ -410,6 +410,23 @@ void Bridge::Init(const ConnectionInfo& info) {
   no_open_.store(info.Has(abi::kInitNoOpenSupport));
   no_opendir_.store(info.Has(abi::kInitNoOpendirSupport));
   writeback_.store(info.Has(abi::kInitWritebackCache));
+  killpriv_.store(info.Has(abi::kInitHandleKillprivV2));
+}
+
+Errno Bridge::KillPrivileges(const Context& ctx, Inode* inode, FileHandle* fh, bool suid_sgid,
+                             bool* mode_changed) {
+  PrivilegeKill kill{.suid_sgid = suid_sgid,
+                     .capability = killpriv_.load(std::memory_order_relaxed)};
+  if ((!kill.suid_sgid && !kill.capability) || !S_ISREG(inode->stable().mode)) return kOk;
+  Errno e = inode->node()->KillPrivileges(ctx, fh, &kill);
+  if (kill.mode_changed) {
+    // The kernel keeps the mode it had cached (a write invalidates only
+    // size and times): without this, a set-user-ID bit we just dropped
+    // would still count at exec until the attributes time out.
+    inode->NotifyContent(-1, 0);
+    if (mode_changed != nullptr) *mode_changed = true;
+  }
+  return e;
 }
 
 // --- Open modes: passthrough or through the node -------------------------------------
@@ -589,8 +606,15 @@ void Bridge::Setattr(ReplyAttr reply, uint64_t nodeid, const abi::fuse_setattr_i
   if (in.valid & abi::kFattrFh) open = FindHandle(in.fh);
   Context ctx(&reply);
   AttrOut out{.timeout = options_.attr_timeout};
-  Errno e = inode->node()->Setattr(ctx, open ? open->handle.get() : nullptr, in, &out);
-  if (e.ok() && out.attr.mode == 0) e = GetAttr(ctx, inode.get(), nullptr, &out);
+  FileHandle* fh = open ? open->handle.get() : nullptr;
+  Errno e = inode->node()->Setattr(ctx, fh, in, &out);
+  bool mode_changed = false;
+  if (e.ok() && (in.valid & (abi::kFattrSize | abi::kFattrUid | abi::kFattrGid))) {
+    // truncate and chown take privileges away (FATTR_KILL_SUIDGID says
+    // whether set-user/group-ID go too).
+    e = KillPrivileges(ctx, inode.get(), fh, in.valid & abi::kFattrKillSuidgid, &mode_changed);
+  }
+  if (e.ok() && (out.attr.mode == 0 || mode_changed)) e = GetAttr(ctx, inode.get(), nullptr, &out);
   if (!e.ok()) {
     reply.Error(e);
     return;
@@ -727,6 +751,10 @@ void Bridge::Create(ReplyCreate reply, uint64_t parent, absl::string_view name,
   EntryOut out = NewEntryOut();
   Inode* child = nullptr;
   OpenOut open;
+  // O_CREAT without O_EXCL opens a file that is already there; with
+  // O_TRUNC that is a truncate, which takes privileges away (a new file
+  // keeps the mode it was made with).
+  const bool truncates_existing = (in.flags & O_TRUNC) && dir->GetChild(name) != nullptr;
   Errno e = dir->node()->Create(ctx, name, NodeOpenFlags(in.flags, writeback_.load()), in.mode,
                                 &out, &child, &open);
   if (e.ok() && child == nullptr) e = Errno(EIO);
@@ -738,6 +766,13 @@ void Bridge::Create(ReplyCreate reply, uint64_t parent, absl::string_view name,
                          " returned a node that is not a regular file"));
     if (open.handle) open.handle->Release(ctx);
     e = Errno(EIO);
+  }
+  if (e.ok() && truncates_existing) {
+    bool mode_changed = false;
+    e = KillPrivileges(ctx, child, open.handle.get(), in.open_flags & abi::kOpenInKillSuidgid,
+                       &mode_changed);
+    if (!e.ok() && open.handle) open.handle->Release(ctx);
+    if (mode_changed) out.attr.mode = 0;  // fetched again below
   }
   if (!e.ok()) {
     reply.Error(e);
@@ -786,6 +821,12 @@ void Bridge::Open(ReplyOpen reply, uint64_t nodeid, const abi::fuse_open_in& in)
     }
     out = OpenOut();
     e = kOk;
+  }
+  if (e.ok() && (in.flags & O_TRUNC)) {
+    // open(O_TRUNC) truncates (FUSE_ATOMIC_O_TRUNC): privileges go as with
+    // truncate(2).
+    e = KillPrivileges(ctx, inode.get(), out.handle.get(), in.open_flags & abi::kOpenInKillSuidgid);
+    if (!e.ok() && out.handle) out.handle->Release(ctx);
   }
   if (!e.ok()) {
     reply.Error(e);
@@ -882,9 +923,11 @@ void Bridge::WriteBuf(ReplyWrite reply, uint64_t nodeid, const abi::fuse_write_i
     return;
   }
   Context ctx(&reply);
+  FileHandle* fh = open ? open->handle.get() : nullptr;
+  // Before the data, as the kernel's own filesystems do (file_remove_privs).
+  Errno e = KillPrivileges(ctx, inode.get(), fh, in.write_flags & abi::kWriteKillSuidgid);
   uint32_t written = 0;
-  Errno e = inode->node()->WriteBuf(ctx, open ? open->handle.get() : nullptr, in.offset,
-                                    payload, &written);
+  if (e.ok()) e = inode->node()->WriteBuf(ctx, fh, in.offset, payload, &written);
   e.ok() ? reply.Written(written) : reply.Error(e);
 }
 
@@ -1298,6 +1341,7 @@ ServerOptions ServerOptionsFor(const Options& options) {
   // skip OPEN from then on.
   server.init.want |= abi::kInitNoOpenSupport | abi::kInitNoOpendirSupport;
   if (options.writeback_cache) server.init.want |= abi::kInitWritebackCache;
+  if (options.handle_killpriv) server.init.want |= abi::kInitHandleKillprivV2;
   if (options.passthrough) server.init.passthrough = true;
   return server;
 }

@@ -41,6 +41,11 @@ struct Options {
   // (FUSE_WRITEBACK_CACHE); it then also trusts its own idea of size and
   // mtime. Opens reach the node with O_WRONLY made O_RDWR and no O_APPEND.
   bool writeback_cache = false;
+  // The filesystem drops set-user-ID/set-group-ID bits and file
+  // capabilities on write, truncate and chown itself (FUSE_HANDLE_KILLPRIV_V2,
+  // through Node::KillPrivileges), so the kernel stops asking for
+  // security.capability before every write(2): one round trip less each.
+  bool handle_killpriv = true;
   // FUSE passthrough (Linux 6.9+, root): opens whose OpenOut names a
   // passthrough_fd are served by the kernel from that file. Turns the
   // writeback cache off (the kernel allows only one of them).
@@ -161,6 +166,12 @@ class Bridge : public RawFileSystem {
   // Ends an open of `inode`; it may be freed once nothing else holds it.
   void CloseOpen(Inode* inode);
 
+  // Has a regular file's node drop what a write, truncate or chown takes
+  // away: set-user/group-ID when the kernel says so (`suid_sgid`), file
+  // capabilities whenever FUSE_HANDLE_KILLPRIV_V2 is on. Tells the kernel
+  // to drop its cached attributes when the mode changed (*mode_changed).
+  Errno KillPrivileges(const Context& ctx, Inode* inode, FileHandle* fh, bool suid_sgid,
+                       bool* mode_changed = nullptr);
   // Fills attributes from the node's Getattr, forcing the stable parts.
   Errno GetAttr(const Context& ctx, Inode* inode, FileHandle* fh, AttrOut* out);
   void ForceStable(Inode* inode, abi::fuse_attr* attr);
@@ -184,6 +195,7 @@ class Bridge : public RawFileSystem {
   std::atomic<bool> no_open_{false};       // FUSE_NO_OPEN_SUPPORT granted
   std::atomic<bool> no_opendir_{false};    // FUSE_NO_OPENDIR_SUPPORT granted
   std::atomic<bool> writeback_{false};     // FUSE_WRITEBACK_CACHE granted
+  std::atomic<bool> killpriv_{false};      // FUSE_HANDLE_KILLPRIV_V2 granted
   std::atomic<bool> passthrough_refusal_logged_{false};
   // Passthrough bookkeeping by node id: the backing id shared by the
   // node's passthrough opens (the kernel refuses two backing files on one

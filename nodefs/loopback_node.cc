@@ -520,6 +520,16 @@ Errno LoopbackNode::Getattr(const Context&, FileHandle* fh, AttrOut* out) {
   return kOk;
 }
 
+Errno LoopbackNode::KillPrivileges(const Context& ctx, FileHandle* fh, PrivilegeKill* kill) {
+  // A daemon without CAP_FSETID has the host drop the bits too; as root it
+  // keeps them unless told, so they are ours to drop.
+  if (!kill->suid_sgid) return kOk;
+  PrivilegeKill mode_only{.suid_sgid = true};
+  Errno e = Node::KillPrivileges(ctx, fh, &mode_only);
+  kill->mode_changed = mode_only.mode_changed;
+  return e;
+}
+
 Errno LoopbackNode::Setattr(const Context&, FileHandle* fh, const SetattrIn& in, AttrOut* out) {
   auto* handle = dynamic_cast<LoopbackFileHandle*>(fh);
   int hfd = handle != nullptr ? handle->fd() : -1;

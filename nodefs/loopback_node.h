@@ -206,6 +206,9 @@ class LoopbackNode : public Node {
   Errno Lookup(const Context& ctx, absl::string_view name, EntryOut* out, Inode** child) override;
   Errno Getattr(const Context& ctx, FileHandle* fh, AttrOut* out) override;
   Errno Setattr(const Context& ctx, FileHandle* fh, const SetattrIn& in, AttrOut* out) override;
+  // Set-user/group-ID only: the host kernel drops file capabilities
+  // itself when the daemon writes, truncates or chowns the host file.
+  Errno KillPrivileges(const Context& ctx, FileHandle* fh, PrivilegeKill* kill) override;
   Errno Readlink(const Context& ctx, std::string* target) override;
   Errno Statfs(const Context& ctx, abi::fuse_kstatfs* out) override;
   Errno Mknod(const Context& ctx, absl::string_view name, uint32_t mode, uint32_t rdev,

@@ -242,6 +242,25 @@ Errno MemNode::Listxattr(const Context&, std::vector<std::string>* names) {
   return kOk;
 }
 
+Errno MemNode::KillPrivileges(const Context&, FileHandle*, PrivilegeKill* kill) {
+  MutexLock lock(&mu_);
+  const uint32_t mode = ModeAfterKill(mode_, kill->suid_sgid);
+  bool changed = false;
+  if (mode != mode_) {
+    mode_ = mode;
+    kill->mode_changed = changed = true;
+  }
+  if (kill->capability && !xattrs_.empty()) {
+    auto it = xattrs_.find(absl::string_view("security.capability"));
+    if (it != xattrs_.end()) {
+      xattrs_.erase(it);
+      changed = true;
+    }
+  }
+  if (changed) ctime_ = Now();
+  return kOk;
+}
+
 Errno MemNode::Removexattr(const Context&, absl::string_view name) {
   if (!SupportedXattr(name)) return Errno(EOPNOTSUPP);
   MutexLock lock(&mu_);

@@ -146,6 +146,9 @@ class MemNode : public Node {
 
   Errno Getattr(const Context& ctx, FileHandle* fh, AttrOut* out) override;
   Errno Setattr(const Context& ctx, FileHandle* fh, const SetattrIn& in, AttrOut* out) override;
+  // Under the node's lock, without a copy of the attributes: runs before
+  // every WRITE.
+  Errno KillPrivileges(const Context& ctx, FileHandle* fh, PrivilegeKill* kill) override;
   Errno Statfs(const Context& ctx, abi::fuse_kstatfs* out) override;
   Errno Getxattr(const Context& ctx, absl::string_view name, std::string* value) override;
   Errno Setxattr(const Context& ctx, absl::string_view name, absl::Span<const uint8_t> value,

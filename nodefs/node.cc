@@ -35,6 +35,35 @@ Errno Node::Getattr(const Context&, FileHandle*, AttrOut*) { return kOk; }
 
 Errno Node::Setattr(const Context&, FileHandle*, const SetattrIn&, AttrOut*) { return kReadOnly; }
 
+uint32_t ModeAfterKill(uint32_t mode, bool suid_sgid) {
+  if (!S_ISREG(mode) || !suid_sgid) return mode;
+  mode &= ~static_cast<uint32_t>(S_ISUID);
+  if (mode & S_IXGRP) mode &= ~static_cast<uint32_t>(S_ISGID);
+  return mode;
+}
+
+Errno Node::KillPrivileges(const Context& ctx, FileHandle* fh, PrivilegeKill* kill) {
+  if (kill->suid_sgid) {
+    AttrOut attr;
+    Errno e = Getattr(ctx, fh, &attr);
+    if (!e.ok()) return e;
+    const uint32_t mode = ModeAfterKill(attr.attr.mode, true);
+    if (mode != attr.attr.mode) {
+      SetattrIn in{};
+      in.valid = abi::kFattrMode;
+      in.mode = mode;
+      e = Setattr(ctx, fh, in, &attr);
+      if (!e.ok()) return e;
+      kill->mode_changed = true;
+    }
+  }
+  if (kill->capability) {
+    Errno e = Removexattr(ctx, "security.capability");
+    if (!e.ok() && e != Errno(ENODATA) && e != Errno(ENOTSUP) && e != Errno(ENOSYS)) return e;
+  }
+  return kOk;
+}
+
 Errno Node::Access(const Context&, uint32_t) { return kOk; }
 
 Errno Node::Readlink(const Context&, std::string*) { return Errno(EINVAL); }

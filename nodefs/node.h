@@ -168,6 +168,24 @@ struct EntryOut {
 // to change.
 using SetattrIn = abi::fuse_setattr_in;
 
+// What a write, truncate or chown takes away from a regular file, as the
+// kernel's own filesystems do (Node::KillPrivileges).
+struct PrivilegeKill {
+  // Clear set-user-ID, and set-group-ID where group-execute is set (the
+  // kernel asks for it when the caller lacks CAP_FSETID, and on chown).
+  bool suid_sgid = false;
+  // Remove the security.capability xattr (file capabilities).
+  bool capability = false;
+  // Out: set when the mode lost a bit, so that fusekit refreshes the
+  // kernel's cached attributes.
+  bool mode_changed = false;
+};
+
+// The mode a regular file keeps after a kill: `mode` without S_ISUID, and
+// without S_ISGID where S_IXGRP is set (without it, set-group-ID means
+// mandatory locking, not privilege).
+uint32_t ModeAfterKill(uint32_t mode, bool suid_sgid);
+
 // The answer to a read: point at bytes that stay valid until the call
 // returns (no copy), fill the buffer fusekit lends (no allocation), or name
 // a range of a file descriptor (spliced to the kernel, never copied).
@@ -322,6 +340,15 @@ class Node {
   virtual Errno Setattr(const Context& ctx, FileHandle* fh, const SetattrIn& in, AttrOut* out);
   // access(2) (not sent with default_permissions). Default: kOk.
   virtual Errno Access(const Context& ctx, uint32_t mask);
+  // Privileges a write(2), truncate or chown(2) of a regular file takes
+  // away (`kill` says which). fusekit negotiates FUSE_HANDLE_KILLPRIV_V2
+  // (Options::handle_killpriv), so the kernel no longer asks for
+  // security.capability before every write and the filesystem drops them
+  // itself: fusekit calls this before each WRITE and after each truncate or
+  // chown. Default: Getattr, then Setattr of the mode when a bit must go,
+  // and Removexattr("security.capability") when asked, its ENODATA/ENOTSUP
+  // ignored. Override where that is costly or can be done atomically.
+  virtual Errno KillPrivileges(const Context& ctx, FileHandle* fh, PrivilegeKill* kill);
   // readlink(2). Default: EINVAL (not a symlink).
   virtual Errno Readlink(const Context& ctx, std::string* target);
   // statfs(2). Default: zeros, bsize 4096, namelen 255.

@@ -81,6 +81,10 @@ FakeVfs::~FakeVfs() {
 
 bool FakeVfs::Granted(uint64_t flag) const { return kernel_->connection().Has(flag); }
 
+bool FakeVfs::KillSuidgidOnWrite() const {
+  return Granted(abi::kInitHandleKillprivV2) && kernel_->options().caller.uid != 0;
+}
+
 uint32_t FakeVfs::ApplyUmask(mode_t mode) const {
   // fs/fuse/dir.c: without DONT_MASK the kernel applies the umask itself.
   return Granted(abi::kInitDontMask) ? mode : mode & ~umask_;
@@ -238,6 +242,13 @@ Errno FakeVfs::Chown(absl::string_view path, uid_t uid, gid_t gid) {
     in.valid |= abi::kFattrGid;
     in.gid = gid;
   }
+  // fs/fuse/dir.c: a chown of anything but a directory kills set-user/group-ID
+  // whoever asks.
+  std::optional<KernelCache::Node> info = kernel_->NodeInfo(node->id());
+  if (Granted(abi::kInitHandleKillprivV2) && (in.valid & (abi::kFattrUid | abi::kFattrGid)) &&
+      !(info.has_value() && info->type == S_IFDIR)) {
+    in.valid |= abi::kFattrKillSuidgid;
+  }
   return SetattrNode(node->id(), in);
 }
 
@@ -251,6 +262,7 @@ Errno FakeVfs::Truncate(absl::string_view path, off_t size) {
   abi::fuse_setattr_in in{};
   in.valid = abi::kFattrSize;
   in.size = static_cast<uint64_t>(size);
+  if (KillSuidgidOnWrite()) in.valid |= abi::kFattrKillSuidgid;
   return SetattrNode(node->id(), in);
 }
 

@@ -173,6 +173,10 @@ class FakeVfs : public FsClient {
   int AddFile(const OpenFile& file);
   uint32_t ApplyUmask(mode_t mode) const;
   bool Granted(uint64_t flag) const;
+  // FUSE_HANDLE_KILLPRIV_V2's "kill set-user/group-ID" signal on a write,
+  // truncate or open(O_TRUNC): the kernel sends it when the caller lacks
+  // CAP_FSETID, modelled as a caller other than root.
+  bool KillSuidgidOnWrite() const;
   // Re-reads a listing from each offset it gave and reports skips and
   // repeats (FakeKernelOptions::check_readdir_offsets).
   void CheckOffsets(absl::string_view path, uint64_t nodeid, uint64_t fh, bool plus,

@@ -175,9 +175,15 @@ Result<int> FakeVfs::Open(absl::string_view path, int flags, mode_t mode) {
 Result<int> FakeVfs::CreateFile(const ParentAndName& where, int flags, mode_t mode) {
   const uint32_t perm = ApplyUmask(mode & 07777);
   if (!kernel_->Unsupported(Opcode::kCreate)) {
-    FuseReply r = kernel_->CallAndHold(
+    FuseRequest create =
         FuseRequest::Create(where.dir.id(), where.name, static_cast<uint32_t>(flags) & ~O_NOCTTY,
-                            S_IFREG | perm, umask_));
+                            S_IFREG | perm, umask_);
+    if ((flags & O_TRUNC) && !(flags & O_EXCL) && KillSuidgidOnWrite()) {
+      abi::fuse_create_in in = create.Arg<abi::fuse_create_in>();
+      in.open_flags |= abi::kOpenInKillSuidgid;
+      create.SetArg(in);
+    }
+    FuseReply r = kernel_->CallAndHold(create);
     if (r.error().ok()) {
       abi::fuse_entry_out entry = r.As<abi::fuse_entry_out>();
       NodeRef made(kernel_, entry.nodeid);
@@ -222,7 +228,13 @@ Result<int> FakeVfs::OpenNode(const NodeRef& node, int flags) {
   Opcode op = dir ? Opcode::kOpendir : Opcode::kOpen;
   bool need_open = !kernel_->Unsupported(op);
   if (need_open) {
-    FuseReply r = kernel_->Call(FuseRequest::Open(node.id(), sent, dir));
+    FuseRequest open = FuseRequest::Open(node.id(), sent, dir);
+    if ((sent & O_TRUNC) && KillSuidgidOnWrite()) {
+      abi::fuse_open_in in = open.Arg<abi::fuse_open_in>();
+      in.open_flags |= abi::kOpenInKillSuidgid;
+      open.SetArg(in);
+    }
+    FuseReply r = kernel_->Call(open);
     if (r.error().ok()) {
       abi::fuse_open_out out = r.As<abi::fuse_open_out>();
       file.fh = out.fh;
@@ -288,11 +300,18 @@ Result<size_t> FakeVfs::Write(int fd, absl::string_view data, off_t offset) {
     at = attr->size;
   }
   const uint32_t chunk_limit = kernel_->max_write();
+  const bool kill_suidgid = KillSuidgidOnWrite();
   size_t done = 0;
   while (done < data.size()) {
     absl::string_view chunk = data.substr(done, chunk_limit);
-    FuseReply r = kernel_->Call(FuseRequest::Write(file->nodeid, file->fh, at + done, chunk,
-                                                   static_cast<uint32_t>(file->flags)));
+    FuseRequest write = FuseRequest::Write(file->nodeid, file->fh, at + done, chunk,
+                                           static_cast<uint32_t>(file->flags));
+    if (kill_suidgid) {
+      abi::fuse_write_in in = write.Arg<abi::fuse_write_in>();
+      in.write_flags |= abi::kWriteKillSuidgid;
+      write.SetArg(in);
+    }
+    FuseReply r = kernel_->Call(write);
     if (!r.error().ok()) {
       if (done == 0) return r.error();
       break;
