@@ -303,7 +303,10 @@ Errno MemFile::Open(const Context&, uint32_t flags, OpenOut* out) {
     if (!e.ok()) return e;
     mtime_ = ctime_ = Now();
   }
-  if (regular) out->handle = std::make_unique<MemFileHandle>(this, flags);
+  if (regular) {
+    out->handle = std::make_unique<MemFileHandle>(this, flags);
+    if (!store_->options().posix_locks) out->flags |= abi::kOpenNoflush;
+  }
   return kOk;
 }
 
@@ -887,6 +890,7 @@ Errno MemDir::Create(const Context& ctx, absl::string_view name, uint32_t flags,
   Errno e = AddNode(std::move(node), S_IFREG, child);
   if (!e.ok()) return e;
   open->handle = file->NewHandle(flags);
+  if (!store_->options().posix_locks) open->flags |= abi::kOpenNoflush;
   return kOk;
 }
 

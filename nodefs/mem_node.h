@@ -90,6 +90,12 @@ struct MemFsOptions {
   // the directory changes. (A listing served from the kernel's cache leaves
   // the directory's atime alone.)
   bool cache_listings = true;
+  // The tree serves fcntl(2) record locks (ask abi::kInitPosixLocks, as
+  // kMemLockCapabilities does): every close(2) then sends FLUSH, whose lock
+  // owner's locks go. false: the kernel keeps POSIX locks itself (right for
+  // a tree mounted once), and file opens carry kOpenNoflush, so close(2)
+  // costs no round trip. Keep it true whenever kInitPosixLocks is asked.
+  bool posix_locks = true;
 };
 
 // What the nodes of one in-memory tree share: the limits and their use (for

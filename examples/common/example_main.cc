@@ -31,6 +31,10 @@ ABSL_FLAG(bool, splice, true,
           "max_write that fits the pipe (--splice=false: read and write it)");
 ABSL_FLAG(bool, writeback_cache, false,
           "let the kernel cache writes and send them in batches (FUSE_WRITEBACK_CACHE)");
+ABSL_FLAG(bool, handle_killpriv, true,
+          "drop set-user/group-ID bits and file capabilities on write, truncate and chown in "
+          "the daemon (FUSE_HANDLE_KILLPRIV_V2), sparing the kernel's GETXATTR "
+          "security.capability before every write (--handle_killpriv=false: the kernel asks)");
 ABSL_FLAG(uint32_t, read_ahead_kb, 0,
           "how far (KiB) the kernel reads ahead of sequential reads, e.g. 1024 for 1 MiB "
           "READs (needs root; 0: the kernel's 128)");
@@ -42,7 +46,8 @@ namespace {
 
 const char* const kCommonFlags[] = {"debug",         "allow_other",  "read_only", "threads",
                                     "entry_timeout", "attr_timeout", "splice",
-                                    "writeback_cache", "read_ahead_kb", "o"};
+                                    "writeback_cache", "handle_killpriv", "read_ahead_kb",
+                                    "o"};
 
 void PrintHelp(absl::string_view usage) {
   absl::PrintF("%s\n\nFlags:\n", usage);
@@ -164,6 +169,7 @@ Options OptionsFromFlags(absl::string_view fsname) {
   options.server.workers = absl::GetFlag(FLAGS_threads);
   options.server.init.splice_write = absl::GetFlag(FLAGS_splice);
   options.writeback_cache = absl::GetFlag(FLAGS_writeback_cache);
+  options.handle_killpriv = absl::GetFlag(FLAGS_handle_killpriv);
   return options;
 }
 

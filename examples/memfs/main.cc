@@ -23,6 +23,10 @@ ABSL_FLAG(bool, no_opendir, true,
           "the kernel then caches listings until a directory changes");
 ABSL_FLAG(bool, cache_listings, true,
           "with --no_opendir=false: let the kernel cache listings until a directory changes");
+ABSL_FLAG(bool, posix_locks, false,
+          "serve fcntl(2) record locks in memfs (what a filesystem shared between mounts "
+          "needs) instead of leaving them to the kernel, which costs a FLUSH round trip at "
+          "every close(2)");
 ABSL_FLAG(uint64_t, inodes, 0,
           "the most files, directories and links it holds (0: one per 4 KiB of --size)");
 
@@ -46,7 +50,9 @@ int main(int argc, char** argv) {
   fusekit::MemFsOptions limits = ex::MemfsLimits(*size, absl::GetFlag(FLAGS_inodes));
   limits.no_opendir = absl::GetFlag(FLAGS_no_opendir);
   limits.cache_listings = absl::GetFlag(FLAGS_cache_listings);
-  fusekit::Options options = ex::MemfsOptions(ex::OptionsFromFlags("memfs"));
+  limits.posix_locks = absl::GetFlag(FLAGS_posix_locks);
+  fusekit::Options options =
+      ex::MemfsOptions(ex::OptionsFromFlags("memfs"), limits.posix_locks);
   options.mount.default_permissions = absl::GetFlag(FLAGS_default_permissions);
   return ex::Serve(args[0], fusekit::MemDir::NewRoot(limits), options);
 }

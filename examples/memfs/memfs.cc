@@ -59,8 +59,8 @@ MemFsOptions MemfsLimits(uint64_t max_bytes, uint64_t max_inodes) {
   return limits;
 }
 
-Options MemfsOptions(Options options) {
-  options.server.init.want |= kMemLockCapabilities;
+Options MemfsOptions(Options options, bool posix_locks) {
+  options.server.init.want |= posix_locks ? kMemLockCapabilities : abi::kInitFlockLocks;
   options.mount.default_permissions = true;
   if (options.server.workers == 0) {
     options.server.workers = std::max(4, static_cast<int>(std::thread::hardware_concurrency()));

@@ -24,10 +24,10 @@ absl::StatusOr<uint64_t> ParseByteSize(absl::string_view text);
 MemFsOptions MemfsLimits(uint64_t max_bytes, uint64_t max_inodes);
 
 // `options` (from the common flags) plus what memfs needs: the kernel sends
-// POSIX and flock locks to the tree (kMemLockCapabilities), checks
-// permissions itself (default_permissions), and at least four workers serve,
-// so a few processes waiting in F_SETLKW cannot starve the one that would
-// unlock.
-Options MemfsOptions(Options options);
+// flock locks, and with `posix_locks` (MemFsOptions::posix_locks, which
+// must agree) POSIX locks too, to the tree; it checks permissions itself
+// (default_permissions); and at least four workers serve, so a few
+// processes waiting in F_SETLKW cannot starve the one that would unlock.
+Options MemfsOptions(Options options, bool posix_locks = true);
 
 }  // namespace fusekit::examples

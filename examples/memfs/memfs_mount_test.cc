@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
@@ -564,7 +565,7 @@ TEST_F(MemfsBinaryTest, ServesWithItsSizeAndUnmountsOnSigterm) {
 }
 
 TEST_F(MemfsBinaryTest, SigtermWhileAProcessWaitsForALock) {
-  ExampleProcess memfs(kBinary, {mountpoint_});
+  ExampleProcess memfs(kBinary, {"--posix_locks", mountpoint_});  // the wait is memfs's
   ASSERT_TRUE(memfs.WaitForMount(mountpoint_));
   const std::string f = mountpoint_ + "/f";
   ASSERT_TRUE(Put(f, "x"));
@@ -587,6 +588,32 @@ TEST_F(MemfsBinaryTest, SigtermWhileAProcessWaitsForALock) {
   int status = 0;
   EXPECT_EQ(waitpid(child, &status, 0), child);
   EXPECT_FALSE(IsFuseMountPoint(mountpoint_));
+}
+
+// As shipped, memfs leaves POSIX locks to the kernel: they still conflict
+// between processes and go at close, and close(2) sends no FLUSH.
+TEST_F(MemfsBinaryTest, KernelKeepsPosixLocksAndCloseSendsNoFlush) {
+  ExampleProcess memfs(kBinary, {"--debug", mountpoint_});
+  ASSERT_TRUE(memfs.WaitForMount(mountpoint_));
+  const std::string f = mountpoint_ + "/f";
+  ASSERT_TRUE(Put(f, "x"));
+  int fd = open(f.c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  struct flock l = Range(F_WRLCK, 0, 0);
+  ASSERT_EQ(fcntl(fd, F_SETLK, &l), 0);
+  auto try_lock = [&] {
+    int cfd = open(f.c_str(), O_RDWR);
+    struct flock want = Range(F_WRLCK, 0, 0);
+    return fcntl(cfd, F_SETLK, &want) == 0 ? 0 : errno;
+  };
+  EXPECT_EQ(InChild(try_lock), EAGAIN);
+  ASSERT_EQ(close(fd), 0);
+  EXPECT_EQ(InChild(try_lock), 0);
+  ExampleExit exit = memfs.Stop(SIGTERM);
+  ASSERT_TRUE(exit.exited && exit.code == 0) << exit.stderr_text;
+  EXPECT_TRUE(absl::StrContains(exit.stderr_text, "-> WRITE ")) << "no wire log";
+  EXPECT_FALSE(absl::StrContains(exit.stderr_text, "-> FLUSH ")) << exit.stderr_text;
+  EXPECT_FALSE(absl::StrContains(exit.stderr_text, "-> SETLK")) << exit.stderr_text;
 }
 
 // Needs no mount: every case fails before mounting.

@@ -554,6 +554,27 @@ TEST_F(MemfsLimitTest, CreatingPastTheInodeLimitIsEnospc) {
   EXPECT_THAT(vfs().Mkdir("/d", 0755), IsOk());
 }
 
+TEST(MemfsLocksTest, WithoutPosixLocksOpensCarryNoflushAndLocksStayInTheKernel) {
+  for (bool posix_locks : {true, false}) {
+    SCOPED_TRACE(posix_locks ? "posix_locks" : "kernel's locks");
+    MemFsOptions tree;
+    tree.posix_locks = posix_locks;
+    NodefsFakeKernel fs(MemDir::NewRoot(tree), MemfsOptions(Options(), posix_locks));
+    EXPECT_EQ(fs.kernel().connection().Has(abi::kInitPosixLocks), posix_locks);
+    EXPECT_TRUE(fs.kernel().connection().Has(abi::kInitFlockLocks));
+    Result<int> created = fs.vfs().Create("/f", 0644, O_RDWR);
+    ASSERT_THAT(created, IsOk());
+    Result<int> opened = fs.vfs().Open("/f", O_RDONLY, 0);
+    ASSERT_THAT(opened, IsOk());
+    for (int fd : {*created, *opened}) {
+      Result<FakeVfs::OpenFile> file = fs.vfs().File(fd);
+      ASSERT_THAT(file, IsOk());
+      EXPECT_EQ((file->open_flags & abi::kOpenNoflush) != 0, !posix_locks);
+      EXPECT_THAT(fs.vfs().Close(fd), IsOk());
+    }
+  }
+}
+
 TEST(ParseByteSizeTest, TakesTmpfsSizes) {
   EXPECT_EQ(*ParseByteSize("0"), 0u);
   EXPECT_EQ(*ParseByteSize("4096"), 4096u);
