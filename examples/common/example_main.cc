@@ -31,6 +31,9 @@ ABSL_FLAG(bool, splice, true,
           "max_write that fits the pipe (--splice=false: read and write it)");
 ABSL_FLAG(bool, writeback_cache, false,
           "let the kernel cache writes and send them in batches (FUSE_WRITEBACK_CACHE)");
+ABSL_FLAG(bool, readdirplus, true,
+          "answer READDIRPLUS: listings carry each entry's attributes, so ls -l needs no "
+          "LOOKUP per entry (the kernel chooses per listing, READDIRPLUS_AUTO)");
 ABSL_FLAG(bool, handle_killpriv, true,
           "drop set-user/group-ID bits and file capabilities on write, truncate and chown in "
           "the daemon (FUSE_HANDLE_KILLPRIV_V2), sparing the kernel's GETXATTR "
@@ -46,8 +49,8 @@ namespace {
 
 const char* const kCommonFlags[] = {"debug",         "allow_other",  "read_only", "threads",
                                     "entry_timeout", "attr_timeout", "splice",
-                                    "writeback_cache", "handle_killpriv", "read_ahead_kb",
-                                    "o"};
+                                    "writeback_cache", "handle_killpriv", "readdirplus",
+                                    "read_ahead_kb", "o"};
 
 void PrintHelp(absl::string_view usage) {
   absl::PrintF("%s\n\nFlags:\n", usage);
@@ -170,6 +173,7 @@ Options OptionsFromFlags(absl::string_view fsname) {
   options.server.init.splice_write = absl::GetFlag(FLAGS_splice);
   options.writeback_cache = absl::GetFlag(FLAGS_writeback_cache);
   options.handle_killpriv = absl::GetFlag(FLAGS_handle_killpriv);
+  options.readdirplus = absl::GetFlag(FLAGS_readdirplus);
   return options;
 }
 
