@@ -250,6 +250,14 @@ if has_flag splice; then
 else
   WHY[loopback_splice]="n/a (flag absent)"
 fi
+# No page cache in the kernel: one copy per read(2)/write(2), every one a
+# round trip.
+if has_flag direct_io; then
+  start loopback_dio "$M/loopback_dio" "$LOOPBACKFS" --threads=2 "${CACHED[@]}" --splice=true \
+    --direct_io "$STORE/lb" "$M/loopback_dio"
+else
+  WHY[loopback_dio]="n/a (flag absent)"
+fi
 if has_flag passthrough; then
   start loopback_passthrough "$M/loopback_passthrough" "$LOOPBACKFS" --threads=2 \
     "${CACHED[@]}" --passthrough=true "$STORE/lb" "$M/loopback_passthrough"
@@ -392,7 +400,7 @@ want readdir && measure readdir "$ROUNDS" memfs_u memfs_u_nocache memfs_u_noplus
   loopback_c tmpfs
 want create && measure create "$ROUNDS" memfs_c memfs_c_before memfs_c_noperm loopback_c memfs_u \
   loopback_u tmpfs
-DATA=(memfs_c loopback_c loopback_splice loopback_passthrough tmpfs)
+DATA=(memfs_c loopback_c loopback_splice loopback_dio loopback_passthrough tmpfs)
 if want read; then
   measure read128k "$ROUNDS" lightspeed "${DATA[@]}"
   measure read1m "$ROUNDS" lightspeed "${DATA[@]}"

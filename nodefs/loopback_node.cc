@@ -818,11 +818,16 @@ Errno LoopbackNode::Create(const Context& ctx, absl::string_view name, uint32_t 
   if (node == nullptr) return Errno(EIO);
   // Used when the tree is served with Options::passthrough.
   open->passthrough_fd = fd.get();
+  open->flags |= DirectIoFlags();
   open->handle = std::make_unique<LoopbackFileHandle>(node, std::move(fd), base);
   return kOk;
 }
 
 // --- LoopbackNode: opening ----------------------------------------------------------------------
+
+uint32_t LoopbackNode::DirectIoFlags() const {
+  return root_->options().direct_io ? abi::kOpenDirectIo | abi::kOpenParallelDirectWrites : 0;
+}
 
 Errno LoopbackNode::Open(const Context&, uint32_t flags, OpenOut* out) {
   if (inode()->IsDir()) return Errno(EISDIR);
@@ -845,7 +850,10 @@ Errno LoopbackNode::Open(const Context&, uint32_t flags, OpenOut* out) {
   if (fstat(fd.get(), &st) != 0) return Last();
   if (st.st_ino != host_ino_) return Errno(ESTALE);  // replaced since Locate
   // Used when the tree is served with Options::passthrough.
-  if (S_ISREG(st.st_mode)) out->passthrough_fd = fd.get();
+  if (S_ISREG(st.st_mode)) {
+    out->passthrough_fd = fd.get();
+    out->flags |= DirectIoFlags();
+  }
   out->handle = std::make_unique<LoopbackFileHandle>(this, std::move(fd), oflags);
   return kOk;
 }

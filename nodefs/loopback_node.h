@@ -123,6 +123,13 @@ struct LoopbackOptions {
   // Give created objects the caller's uid and gid (fchown after creating).
   // Only root may; the default is on exactly then.
   bool set_owner = ::geteuid() == 0;
+  // Open regular files with kOpenDirectIo (and kOpenParallelDirectWrites):
+  // the kernel keeps no page cache of them, and each read(2) and write(2)
+  // moves data between the caller's buffer and the host file with one copy
+  // (the host's), not two, at the price of the kernel's caching and
+  // read-ahead: every read(2) is a READ. Shared mmap then needs
+  // abi::kInitDirectIoAllowMmap in InitOptions::want (loopbackfs asks it).
+  bool direct_io = false;
   // Makes the node for each host object found or created (st is its
   // lstat). Null: a plain LoopbackNode. Set it to serve some files with a
   // subclass (go-fuse's LoopbackRoot.NewNode).
@@ -283,6 +290,8 @@ class LoopbackNode : public Node {
                     bool set_mode);
   // A dup of any open handle's descriptor (invalid if none).
   ScopedFd DupOpenFd();
+  // An open's FOPEN_* flags from LoopbackOptions::direct_io.
+  uint32_t DirectIoFlags() const;
 
   // --- Open handles and POSIX lock owners ---
   void AddHandle(LoopbackFileHandle* handle);

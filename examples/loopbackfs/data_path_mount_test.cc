@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -123,9 +124,9 @@ std::string ReadAllThrough(const std::string& path, size_t block) {
 class DataPathMountTest : public ::testing::Test {
  protected:
   // Mounts the loopback tree over host_.src() with `options`.
-  void MountLoopback(Options options) {
+  void MountLoopback(Options options, LoopbackOptions loopback = {}) {
     ASSERT_TRUE(host_.ok());
-    absl::StatusOr<std::unique_ptr<LoopbackNode>> root = NewLoopbackRoot(host_.src());
+    absl::StatusOr<std::unique_ptr<LoopbackNode>> root = NewLoopbackRoot(host_.src(), loopback);
     ASSERT_TRUE(root.ok()) << root.status();
     options = LoopbackMountOptions(options);
     options.server.workers = 2;
@@ -200,6 +201,58 @@ TEST_F(DataPathMountTest, SplicedReadsMatchTheHostFile) {
   // Full reads were spliced; the ones ending past the end were copied.
   EXPECT_GT(wire_.spliced(), 0);
   EXPECT_LT(wire_.spliced(), wire_.reads());
+}
+
+// LoopbackOptions::direct_io: no page cache in the kernel, so a range read
+// twice is two READs, writes reach the host file as they are made, and
+// shared mmap still works (FUSE_DIRECT_IO_ALLOW_MMAP).
+TEST_F(DataPathMountTest, DirectIoSendsEveryReadToTheDaemon) {
+  const std::string content = Pattern(kFileSize, 5);
+  ASSERT_TRUE(WriteHostFile(host_.src("big"), content));
+  Options options;
+  options.server.init.want |= abi::kInitDirectIoAllowMmap;
+  LoopbackOptions loopback;
+  loopback.direct_io = true;
+  MountLoopback(options, loopback);
+  if (mount_ == nullptr) return;
+  CheckReadsMatch(M("big"), content);
+  int fd = open(M("big").c_str(), O_RDWR | O_CLOEXEC);
+  ASSERT_GE(fd, 0) << errno;
+  wire_.Reset();
+  EXPECT_TRUE(PreadString(fd, 4096, 8192) == content.substr(8192, 4096));
+  EXPECT_TRUE(PreadString(fd, 4096, 8192) == content.substr(8192, 4096));
+  EXPECT_EQ(wire_.reads(), 2);  // no page cache: the second read is a READ too
+  // A 1 MiB write is on the host when write(2) returns.
+  const std::string block = Pattern(1 << 20, 6);
+  ASSERT_EQ(pwrite(fd, block.data(), block.size(), 4097), static_cast<ssize_t>(block.size()));
+  std::string expected = content;
+  expected.replace(4097, block.size(), block);
+  EXPECT_TRUE(ReadAllThrough(host_.src("big"), 1 << 20) == expected);
+  if (Granted(abi::kInitDirectIoAllowMmap)) {
+    void* map = mmap(nullptr, 8192, PROT_READ, MAP_SHARED, fd, 0);
+    ASSERT_NE(map, MAP_FAILED) << errno;
+    EXPECT_TRUE(std::string(static_cast<const char*>(map), 8192) == expected.substr(0, 8192));
+    munmap(map, 8192);
+  }
+  close(fd);
+  EXPECT_TRUE(ReadAllThrough(M("big"), 1 << 20) == expected);
+}
+
+// Without it a range read twice through one descriptor is one READ.
+TEST_F(DataPathMountTest, WithoutDirectIoTheKernelCachesReads) {
+  const std::string content = Pattern(kFileSize, 7);
+  ASSERT_TRUE(WriteHostFile(host_.src("big"), content));
+  MountLoopback(Options());
+  if (mount_ == nullptr) return;
+  int fd = open(M("big").c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0) << errno;
+  wire_.Reset();
+  EXPECT_TRUE(PreadString(fd, 4096, 8192) == content.substr(8192, 4096));
+  const int first = wire_.reads();
+  EXPECT_TRUE(PreadString(fd, 4096, 8192) == content.substr(8192, 4096));
+  EXPECT_GE(first, 1);
+  EXPECT_EQ(wire_.reads(), first);
+  close(fd);
 }
 
 TEST_F(DataPathMountTest, ReadsWithSpliceOffMatchTheHostFile) {

@@ -87,6 +87,33 @@ class LoopbackTest : public ::testing::Test {
 
 // --- Reading what the host has ------------------------------------------------------
 
+TEST_F(LoopbackTest, DirectIoOpensAskForNoPageCacheAndParallelWrites) {
+  ASSERT_TRUE(WriteHostFile(host_.src("a"), "hello"));
+  for (bool direct_io : {false, true}) {
+    SCOPED_TRACE(direct_io ? "direct_io" : "cached");
+    LoopbackOptions options;
+    options.direct_io = direct_io;
+    Serve(options);
+    Result<int> opened = vfs().Open("/a", O_RDWR, 0);
+    ASSERT_THAT(opened, IsOk());
+    Result<int> created = vfs().Open("/new", O_CREAT | O_RDWR, 0644);
+    ASSERT_THAT(created, IsOk());
+    const uint32_t want = direct_io ? abi::kOpenDirectIo | abi::kOpenParallelDirectWrites : 0;
+    for (int fd : {*opened, *created}) {
+      Result<FakeVfs::OpenFile> file = vfs().File(fd);
+      ASSERT_THAT(file, IsOk());
+      EXPECT_EQ(file->open_flags & (abi::kOpenDirectIo | abi::kOpenParallelDirectWrites), want);
+    }
+    EXPECT_THAT(vfs().Write(*opened, "j", 0), IsOkAndHolds(1u));
+    EXPECT_THAT(vfs().Close(*opened), IsOk());
+    EXPECT_THAT(vfs().Close(*created), IsOk());
+    EXPECT_EQ(ReadHostFile(host_.src("a")), "jello");
+    ASSERT_THAT(vfs().Unlink("/new"), IsOk());
+    fs_.reset();
+    ASSERT_TRUE(WriteHostFile(host_.src("a"), "hello"));
+  }
+}
+
 TEST_F(LoopbackTest, ServesHostFilesWithTheirInodeNumbers) {
   ASSERT_TRUE(WriteHostFile(host_.src("a"), "hello", 0640));
   ASSERT_EQ(mkdir(host_.src("d").c_str(), 0750), 0);

@@ -464,6 +464,7 @@ TEST(LoopbackArgsTest, BadArgumentsExit2WithOneLine) {
       {{host.src(), host.src("inner")}, "is inside the source directory"},
       {{"--no_such_flag", host.src(), mountpoint}, "unknown flag --no_such_flag"},
       {{"--threads=many", host.src(), mountpoint}, "bad value 'many' for --threads"},
+      {{"--direct_io", "--passthrough", host.src(), mountpoint}, "exclude each other"},
   };
   for (const Case& c : cases) {
     ExampleExit exit = RunExample(kBinary, c.args);
@@ -484,6 +485,7 @@ TEST(LoopbackArgsTest, HelpSaysWhatItMounts) {
   EXPECT_THAT(exit.stdout_text, HasSubstr("loopbackfs SOURCE_DIR MOUNTPOINT"));
   EXPECT_THAT(exit.stdout_text, HasSubstr("--set_owner"));
   EXPECT_THAT(exit.stdout_text, HasSubstr("--default_permissions"));
+  EXPECT_THAT(exit.stdout_text, HasSubstr("--direct_io"));
   EXPECT_THAT(exit.stdout_text, HasSubstr("--allow_other"));
 }
 

@@ -35,6 +35,10 @@ ABSL_FLAG(bool, passthrough, false,
           "needs root; falls back to serving reads and writes where refused; turns "
           "--writeback_cache off)");
 
+ABSL_FLAG(bool, direct_io, false,
+          "open files with FOPEN_DIRECT_IO: no page cache in the kernel, one copy per read(2) "
+          "and write(2) instead of two, every read(2) a READ (excludes --passthrough)");
+
 namespace {
 
 constexpr char kUsage[] =
@@ -81,6 +85,10 @@ int main(int argc, char** argv) {
 
   fusekit::LoopbackOptions loopback;
   loopback.set_owner = absl::GetFlag(FLAGS_set_owner);
+  loopback.direct_io = absl::GetFlag(FLAGS_direct_io);
+  if (loopback.direct_io && absl::GetFlag(FLAGS_passthrough)) {
+    return Fail("--direct_io and --passthrough exclude each other");
+  }
   if (loopback.set_owner && geteuid() != 0) return Fail("--set_owner needs root");
   // Created objects get exactly the mode the caller asked for (the kernel
   // applied the caller's umask); set before the root reads it.
@@ -107,6 +115,9 @@ int main(int argc, char** argv) {
   options.mount.fsname = FsName(real_source.empty() ? source : real_source);
   options.mount.default_permissions = absl::GetFlag(FLAGS_default_permissions);
   options.passthrough = absl::GetFlag(FLAGS_passthrough);
+  // Shared mmap of direct-I/O files (through the page cache, kept coherent
+  // by the kernel).
+  if (loopback.direct_io) options.server.init.want |= fusekit::abi::kInitDirectIoAllowMmap;
   // WRITE data spliced from the kernel's pipe into the host files. Only
   // here: a filesystem that keeps data in memory would only read it out of
   // the pipe again, after a system call more per request.
