@@ -40,7 +40,8 @@
 //   (fcntl F_GETLK/F_SETLK/F_SETLKW, with EDEADLK for a wait that would close
 //   a cycle) and flock(2), but the kernel sends them only when the INIT
 //   capabilities kMemLockCapabilities are asked for; without them it keeps
-//   locks itself, per mount. A close drops the process's POSIX locks
+//   locks itself, per mount (and with MemFsOptions::posix_locks false,
+//   opens carry FOPEN_NOFLUSH: close(2) then costs no round trip). A close drops the process's POSIX locks
 //   (FLUSH's lock owner); the last close of an open file drops its flock and
 //   its open file description (F_OFD_SETLK) locks. A waiting F_SETLKW
 //   occupies one server worker until the lock is granted, the waiter is

@@ -8,10 +8,12 @@
 // them, including its fallbacks when the filesystem answers ENOSYS (OPEN:
 // no open needed; CREATE: MKNOD + OPEN; FLUSH, FSYNC, ACCESS: success;
 // xattrs, FALLOCATE: EOPNOTSUPP; RENAME2: EINVAL; COPY_FILE_RANGE: read and
-// write). Not modelled: the page cache and writeback (READ and WRITE go
-// to the filesystem as with FOPEN_DIRECT_IO), permission checks
-// (default_permissions), file positions (Read/Write take offsets), and
-// POSIX/flock locks without POSIX_LOCKS/FLOCK_LOCKS (they succeed locally).
+// write), and HANDLE_KILLPRIV_V2's kill signals (KillSuidgidOnWrite).
+// Not modelled: the page cache and writeback (READ and WRITE go to the
+// filesystem as with FOPEN_DIRECT_IO), permission checks
+// (default_permissions), file positions (Read/Write take offsets),
+// POSIX/flock locks without POSIX_LOCKS/FLOCK_LOCKS (they succeed
+// locally), and the kernel's own privilege dropping without V2.
 #pragma once
 
 #include <cstdint>
