@@ -161,6 +161,11 @@ class KillprivMountTest : public ::testing::TestWithParam<Config> {
 #define REQUIRE_MOUNT() \
   if (mount_ == nullptr) return
 
+// Runs `body` on `path` as nobody, or skips the test where that is impossible.
+#define AS_NOBODY_OR_SKIP(path, body) \
+  if (!AsNobody(path, body))          \
+  GTEST_SKIP() << "cannot become nobody here (a user namespace that maps only root)"
+
 TEST_P(KillprivMountTest, WithV2WritesStopAskingForTheCapability) {
   REQUIRE_MOUNT();
   const std::string f = M("f");
@@ -185,9 +190,7 @@ TEST_P(KillprivMountTest, UnprivilegedWriteDropsSetuidSetgidAndCapability) {
   const std::string f = M("f");
   MakeFile(f, 06777);
   ASSERT_TRUE(HasCapability(f));
-  if (!AsNobody(f, [](int fd) { return write(fd, "x", 1) == 1; })) {
-    GTEST_SKIP() << "cannot become nobody here (a user namespace that maps only root)";
-  }
+  AS_NOBODY_OR_SKIP(f, [](int fd) { return write(fd, "x", 1) == 1; });
   EXPECT_EQ(Mode(f), 0777u);
   EXPECT_FALSE(HasCapability(f));
 }
@@ -196,9 +199,7 @@ TEST_P(KillprivMountTest, UnprivilegedWriteKeepsSetgidWithoutGroupExecute) {
   REQUIRE_MOUNT();
   const std::string f = M("f");
   MakeFile(f, 06766);
-  if (!AsNobody(f, [](int fd) { return write(fd, "x", 1) == 1; })) {
-    GTEST_SKIP() << "cannot become nobody here (a user namespace that maps only root)";
-  }
+  AS_NOBODY_OR_SKIP(f, [](int fd) { return write(fd, "x", 1) == 1; });
   EXPECT_EQ(Mode(f), 02766u);
 }
 
@@ -206,9 +207,7 @@ TEST_P(KillprivMountTest, UnprivilegedTruncateDrops) {
   REQUIRE_MOUNT();
   const std::string f = M("f");
   MakeFile(f, 06777);
-  if (!AsNobody(f, [](int fd) { return ftruncate(fd, 1) == 0; })) {
-    GTEST_SKIP() << "cannot become nobody here (a user namespace that maps only root)";
-  }
+  AS_NOBODY_OR_SKIP(f, [](int fd) { return ftruncate(fd, 1) == 0; });
   EXPECT_EQ(Mode(f), 0777u);
   EXPECT_FALSE(HasCapability(f));
 }

@@ -94,6 +94,19 @@ bool Eventually(Condition condition) {
   return true;
 }
 
+// Writes "x" to `path`, opens it and write-locks all of it: the
+// descriptor, or -1.
+int PutAndLock(const std::string& path) {
+  if (!Put(path, "x")) return -1;
+  int fd = open(path.c_str(), O_RDWR);
+  struct flock l = Range(F_WRLCK, 0, 0);
+  if (fd >= 0 && fcntl(fd, F_SETLK, &l) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
 // Runs `body` in a child process (another lock owner); its exit code.
 template <typename Body>
 int InChild(Body body) {
@@ -568,11 +581,8 @@ TEST_F(MemfsBinaryTest, SigtermWhileAProcessWaitsForALock) {
   ExampleProcess memfs(kBinary, {"--posix_locks", mountpoint_});  // the wait is memfs's
   ASSERT_TRUE(memfs.WaitForMount(mountpoint_));
   const std::string f = mountpoint_ + "/f";
-  ASSERT_TRUE(Put(f, "x"));
-  int fd = open(f.c_str(), O_RDWR);
+  int fd = PutAndLock(f);
   ASSERT_GE(fd, 0);
-  struct flock l = Range(F_WRLCK, 0, 0);
-  ASSERT_EQ(fcntl(fd, F_SETLK, &l), 0);
   pid_t child = fork();
   if (child == 0) {
     int cfd = open(f.c_str(), O_RDWR);
@@ -596,11 +606,8 @@ TEST_F(MemfsBinaryTest, KernelKeepsPosixLocksAndCloseSendsNoFlush) {
   ExampleProcess memfs(kBinary, {"--debug", mountpoint_});
   ASSERT_TRUE(memfs.WaitForMount(mountpoint_));
   const std::string f = mountpoint_ + "/f";
-  ASSERT_TRUE(Put(f, "x"));
-  int fd = open(f.c_str(), O_RDWR);
+  int fd = PutAndLock(f);
   ASSERT_GE(fd, 0);
-  struct flock l = Range(F_WRLCK, 0, 0);
-  ASSERT_EQ(fcntl(fd, F_SETLK, &l), 0);
   auto try_lock = [&] {
     int cfd = open(f.c_str(), O_RDWR);
     struct flock want = Range(F_WRLCK, 0, 0);
