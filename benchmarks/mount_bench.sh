@@ -217,6 +217,17 @@ if "$MEMFS" --help 2>&1 | grep -q -- "--cache_listings"; then
   fi
 fi
 start memfs_c "$M/memfs_c" "$MEMFS" --threads=2 "${CACHED[@]}" "$M/memfs_c"
+# One worker busy-polling for the next request (--spin_us): the caller's
+# requests find it awake. It burns a CPU while it spins.
+if has_flag spin_us; then
+  start memfs_u_spin "$M/memfs_u_spin" "$MEMFS" --threads=1 --spin_us=200 "${UNCACHED[@]}" \
+    --default_permissions=false "$M/memfs_u_spin"
+  start memfs_c_spin "$M/memfs_c_spin" "$MEMFS" --threads=1 --spin_us=200 "${CACHED[@]}" \
+    "$M/memfs_c_spin"
+else
+  WHY[memfs_u_spin]="n/a (flag absent)"
+  WHY[memfs_c_spin]="n/a (flag absent)"
+fi
 # Creating without default_permissions: the kernel then does not fetch the
 # directory's attributes again after each entry made in it.
 start memfs_c_noperm "$M/memfs_c_noperm" "$MEMFS" --threads=2 "${CACHED[@]}" \
@@ -389,7 +400,8 @@ for t in "${!WHY[@]}"; do
 done
 
 START=$SECONDS
-want stat && measure stat "$ROUNDS" lightspeed memfs_u memfs_u_1t memfs_u_perm loopback_u tmpfs
+want stat && measure stat "$ROUNDS" lightspeed memfs_u memfs_u_1t memfs_u_perm memfs_u_spin \
+  loopback_u tmpfs
 want stat_cached && measure stat_cached "$ROUNDS" lightspeed memfs_c loopback_c tmpfs
 want stat2 && measure stat2 "$ROUNDS" lightspeed_2t memfs_u loopback_u tmpfs
 if want scaling; then
@@ -398,8 +410,8 @@ if want scaling; then
 fi
 want readdir && measure readdir "$ROUNDS" memfs_u memfs_u_nocache memfs_u_noplus loopback_u memfs_c \
   loopback_c tmpfs
-want create && measure create "$ROUNDS" memfs_c memfs_c_before memfs_c_noperm loopback_c memfs_u \
-  loopback_u tmpfs
+want create && measure create "$ROUNDS" memfs_c memfs_c_before memfs_c_noperm memfs_c_spin \
+  loopback_c memfs_u loopback_u tmpfs
 DATA=(memfs_c loopback_c loopback_splice loopback_dio loopback_passthrough tmpfs)
 if want read; then
   measure read128k "$ROUNDS" lightspeed "${DATA[@]}"
@@ -413,13 +425,13 @@ fi
 
 # --- The table -----------------------------------------------------------------
 TITLE=(
-  [0]="stat uncached|ops/s|lightspeed|stat|lightspeed memfs_u memfs_u_1t memfs_u_perm loopback_u tmpfs"
+  [0]="stat uncached|ops/s|lightspeed|stat|lightspeed memfs_u memfs_u_1t memfs_u_perm memfs_u_spin loopback_u tmpfs"
   [1]="stat cached (1h)|ops/s|lightspeed|stat_cached|memfs_c loopback_c tmpfs"
   [2]="stat, 2 procs|ops/s|lightspeed_2t|stat2|lightspeed_2t memfs_u loopback_u tmpfs"
   [3]="scaling: stat 1 proc|ops/s|lightspeed|scaling|lightspeed lightspeed_2t memfs_u_1t memfs_u"
   [4]="scaling: stat 2 procs|ops/s|lightspeed_2t|scaling2|lightspeed lightspeed_2t memfs_u_1t memfs_u"
   [5]="readdir ${DIR_ENTRIES}|entries/s|tmpfs|readdir|memfs_u memfs_u_nocache memfs_u_noplus loopback_u memfs_c loopback_c tmpfs"
-  [6]="create+write 4K ${FILES}|files/s|tmpfs|create|memfs_c memfs_c_before memfs_c_noperm loopback_c memfs_u loopback_u tmpfs"
+  [6]="create+write 4K ${FILES}|files/s|tmpfs|create|memfs_c memfs_c_before memfs_c_noperm memfs_c_spin loopback_c memfs_u loopback_u tmpfs"
   [7]="read ${MB}M 128K|MiB/s|tmpfs|read128k|lightspeed ${DATA[*]}"
   [8]="read ${MB}M 1M|MiB/s|tmpfs|read1m|lightspeed ${DATA[*]}"
   [9]="write ${MB}M 128K|MiB/s|tmpfs|write128k|${DATA[*]} loopback_pt_nokill"

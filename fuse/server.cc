@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <memory>
 
@@ -113,7 +115,18 @@ void Server::Start() {
     fds.push_back(fd);
   }
   running_workers_.store(n);
-  for (int fd : fds) workers_.emplace_back([this, fd] { WorkerLoop(fd); });
+  // One worker busy-polls (spin_us), on a descriptor of its own: the others
+  // sleep in read(2), where the kernel wakes one of them per request.
+  bool spin = options_.spin_us > 0 && is_device_;
+  if (spin && std::count(fds.begin(), fds.end(), fds[0]) > 1) {
+    session_->Log("fusekit: spin_us: the workers share one descriptor; not spinning");
+    spin = false;
+  }
+  for (size_t i = 0; i < fds.size(); ++i) {
+    const int fd = fds[i];
+    const bool spins = spin && i == 0;
+    workers_.emplace_back([this, fd, spins] { WorkerLoop(fd, spins); });
+  }
 }
 
 void Server::AfterInit() {
@@ -131,7 +144,22 @@ void Server::LogSpliceReadFallback(absl::string_view why) {
   session_->Log(absl::StrCat("fusekit: splice_read: ", why, "; reading requests with read(2)"));
 }
 
-void Server::WorkerLoop(int fd) {
+ssize_t Server::SpinForRequest(int fd, RequestPipe* pipe, uint8_t* buffer, size_t size) {
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point until = Clock::now() + std::chrono::microseconds(options_.spin_us);
+  for (;;) {
+    ssize_t n = pipe ? pipe->SpliceFrom(fd, size) : ::read(fd, buffer, size);
+    if (n >= 0 || errno != EAGAIN || stopping_.load(std::memory_order_relaxed)) return n;
+    if (Clock::now() < until) continue;
+    // Nothing came: sleep until a request (or the end of the connection)
+    // does. Every sleeping worker wakes for it; the ones that find EAGAIN
+    // sleep again.
+    struct pollfd p = {.fd = fd, .events = POLLIN, .revents = 0};
+    if (::poll(&p, 1, -1) < 0 && errno != EINTR) return -1;
+  }
+}
+
+void Server::WorkerLoop(int fd, bool spins) {
   // One buffer per worker, reused for every request; sized for max_write.
   size_t size = session_->BufferSize();
   std::unique_ptr<uint8_t[]> buffer(new uint8_t[size]);
@@ -146,9 +174,12 @@ void Server::WorkerLoop(int fd) {
       pipe.reset();
     }
   }
+  // Busy-polling needs reads that return EAGAIN instead of sleeping.
+  const bool spin = spins && ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK) == 0;
   bool channel_gone = false;
   for (;;) {
-    ssize_t n = pipe ? pipe->SpliceFrom(fd, size) : ::read(fd, buffer.get(), size);
+    ssize_t n = spin ? SpinForRequest(fd, pipe.get(), buffer.get(), size)
+                     : pipe ? pipe->SpliceFrom(fd, size) : ::read(fd, buffer.get(), size);
     if (n < 0) {
       int err = errno;
       // EINTR: a signal; EAGAIN: another worker took it; ENOENT: the

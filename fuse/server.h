@@ -27,6 +27,8 @@
 
 namespace fusekit {
 
+class RequestPipe;
+
 struct ServerOptions {
   // Worker threads reading requests: 0 means one per core, 1 is the
   // single-threaded mode (requests are then handled strictly in order).
@@ -47,6 +49,15 @@ struct ServerOptions {
   // with read(2) instead, and the log says so once. Never used on the fake
   // kernel's socket.
   bool splice_read = false;
+  // Busy-polling (/dev/fuse only): after each request one worker keeps
+  // asking for the next one for up to this many microseconds before it
+  // sleeps, so a caller issuing requests back to back (create, write, stat
+  // in a loop) finds a worker awake instead of waiting for one to be
+  // scheduled. That worker burns a CPU while it spins: for machines with a
+  // core to spare. The other workers sleep in read(2) as always; with
+  // workers sharing one descriptor (clone_fd off or refused) nobody spins.
+  // 0 (default): no spinning.
+  uint32_t spin_us = 0;
   // One line per request and reply on `log`.
   bool debug = false;
   LogSink log;  // default: stderr
@@ -116,7 +127,12 @@ class Server {
   Server(RawFileSystem* fs, ScopedFd fd, std::unique_ptr<KernelMount> mount,
          const ServerOptions& options);
   void Start();
-  void WorkerLoop(int fd);
+  // `spins`: this worker busy-polls (ServerOptions::spin_us).
+  void WorkerLoop(int fd, bool spins);
+  // The next request on `fd` (non-blocking) with ServerOptions::spin_us:
+  // read (or spliced into `pipe`) as soon as it is there, polling for up
+  // to spin_us before sleeping in poll(2). As read(2) returns.
+  ssize_t SpinForRequest(int fd, RequestPipe* pipe, uint8_t* buffer, size_t size);
   // splice_read could not be used by a worker: logged once per server.
   void LogSpliceReadFallback(absl::string_view why);
   // ioctl(2) on the main channel fd (or the test seam): result or -errno.
