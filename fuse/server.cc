@@ -48,6 +48,11 @@ bool InstallSignalHandlers(struct sigaction old[3]) {
   return true;
 }
 
+// One request off `fd`: spliced into `pipe` when there is one, else read.
+ssize_t TakeRequest(int fd, RequestPipe* pipe, uint8_t* buffer, size_t size) {
+  return pipe ? pipe->SpliceFrom(fd, size) : ::read(fd, buffer, size);
+}
+
 }  // namespace
 
 std::unique_ptr<Server> Server::Serve(RawFileSystem* fs, ScopedFd fd,
@@ -148,7 +153,7 @@ ssize_t Server::SpinForRequest(int fd, RequestPipe* pipe, uint8_t* buffer, size_
   using Clock = std::chrono::steady_clock;
   const Clock::time_point until = Clock::now() + std::chrono::microseconds(options_.spin_us);
   for (;;) {
-    ssize_t n = pipe ? pipe->SpliceFrom(fd, size) : ::read(fd, buffer, size);
+    ssize_t n = TakeRequest(fd, pipe, buffer, size);
     if (n >= 0 || errno != EAGAIN || stopping_.load(std::memory_order_relaxed)) return n;
     if (Clock::now() < until) continue;
     // Nothing came: sleep until a request (or the end of the connection)
@@ -179,7 +184,7 @@ void Server::WorkerLoop(int fd, bool spins) {
   bool channel_gone = false;
   for (;;) {
     ssize_t n = spin ? SpinForRequest(fd, pipe.get(), buffer.get(), size)
-                     : pipe ? pipe->SpliceFrom(fd, size) : ::read(fd, buffer.get(), size);
+                     : TakeRequest(fd, pipe.get(), buffer.get(), size);
     if (n < 0) {
       int err = errno;
       // EINTR: a signal; EAGAIN: another worker took it; ENOENT: the

@@ -202,9 +202,7 @@ TEST(KillprivTest, WithoutKillprivV2OnlyTheWriteFlagCounts) {
   Result<FakeVfs::OpenFile> file = t.vfs().File(*fd);
   ASSERT_THAT(file, IsOk());
   FuseRequest write = FuseRequest::Write(file->nodeid, file->fh, 0, "x");
-  abi::fuse_write_in in = write.Arg<abi::fuse_write_in>();
-  in.write_flags |= abi::kWriteKillSuidgid;
-  write.SetArg(in);
+  write.EditArg<abi::fuse_write_in>([](auto& in) { in.write_flags |= abi::kWriteKillSuidgid; });
   EXPECT_THAT(t.fs.kernel().Call(write).error(), IsOk());
   EXPECT_THAT(t.vfs().Close(*fd), IsOk());
   EXPECT_EQ(t.Mode("/f"), 0755u);

@@ -524,10 +524,8 @@ Errno LoopbackNode::KillPrivileges(const Context& ctx, FileHandle* fh, Privilege
   // A daemon without CAP_FSETID has the host drop the bits too; as root it
   // keeps them unless told, so they are ours to drop.
   if (!kill->suid_sgid) return kOk;
-  PrivilegeKill mode_only{.suid_sgid = true};
-  Errno e = Node::KillPrivileges(ctx, fh, &mode_only);
-  kill->mode_changed = mode_only.mode_changed;
-  return e;
+  kill->capability = false;
+  return Node::KillPrivileges(ctx, fh, kill);
 }
 
 Errno LoopbackNode::Setattr(const Context&, FileHandle* fh, const SetattrIn& in, AttrOut* out) {

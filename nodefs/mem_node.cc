@@ -289,8 +289,9 @@ MemFile::~MemFile() {
   store_->GivePages(pages_.size());
 }
 
-std::unique_ptr<FileHandle> MemFile::NewHandle(uint32_t open_flags) {
-  return std::make_unique<MemFileHandle>(this, open_flags);
+void MemFile::FillOpen(uint32_t open_flags, OpenOut* out) {
+  out->handle = std::make_unique<MemFileHandle>(this, open_flags);
+  if (!store_->options().posix_locks) out->flags |= abi::kOpenNoflush;
 }
 
 Errno MemFile::Open(const Context&, uint32_t flags, OpenOut* out) {
@@ -303,10 +304,7 @@ Errno MemFile::Open(const Context&, uint32_t flags, OpenOut* out) {
     if (!e.ok()) return e;
     mtime_ = ctime_ = Now();
   }
-  if (regular) {
-    out->handle = std::make_unique<MemFileHandle>(this, flags);
-    if (!store_->options().posix_locks) out->flags |= abi::kOpenNoflush;
-  }
+  if (regular) FillOpen(flags, out);
   return kOk;
 }
 
@@ -889,8 +887,7 @@ Errno MemDir::Create(const Context& ctx, absl::string_view name, uint32_t flags,
   MemFile* file = node.get();
   Errno e = AddNode(std::move(node), S_IFREG, child);
   if (!e.ok()) return e;
-  open->handle = file->NewHandle(flags);
-  if (!store_->options().posix_locks) open->flags |= abi::kOpenNoflush;
+  file->FillOpen(flags, open);
   return kOk;
 }
 

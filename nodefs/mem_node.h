@@ -41,13 +41,13 @@
 //   a cycle) and flock(2), but the kernel sends them only when the INIT
 //   capabilities kMemLockCapabilities are asked for; without them it keeps
 //   locks itself, per mount (and with MemFsOptions::posix_locks false,
-//   opens carry FOPEN_NOFLUSH: close(2) then costs no round trip). A close drops the process's POSIX locks
-//   (FLUSH's lock owner); the last close of an open file drops its flock and
-//   its open file description (F_OFD_SETLK) locks. A waiting F_SETLKW
-//   occupies one server worker until the lock is granted, the waiter is
-//   interrupted by a signal, or the connection ends (the wait polls
-//   Context::Interrupted()), so serve with more workers than processes
-//   expected to wait at once.
+//   opens carry FOPEN_NOFLUSH: close(2) then costs no round trip). A close
+//   drops the process's POSIX locks (FLUSH's lock owner); the last close of
+//   an open file drops its flock and its open file description
+//   (F_OFD_SETLK) locks. A waiting F_SETLKW occupies one server worker
+//   until the lock is granted, the waiter is interrupted by a signal, or the
+//   connection ends (the wait polls Context::Interrupted()), so serve with
+//   more workers than processes expected to wait at once.
 // * Permissions are not checked here: mount with default_permissions to have
 //   the kernel check modes, as examples/memfs does.
 #pragma once
@@ -212,8 +212,9 @@ class MemFile : public MemNode {
   Errno Lseek(const Context& ctx, FileHandle* fh, uint64_t offset, uint32_t whence,
               uint64_t* result) override;
 
-  // A new open of this file (what Open and MemDir::Create hand the kernel).
-  std::unique_ptr<FileHandle> NewHandle(uint32_t open_flags);
+  // A new open of this file, its handle and flags (what Open and
+  // MemDir::Create hand the kernel).
+  void FillOpen(uint32_t open_flags, OpenOut* out);
 
   // The whole content (holes as zeros); for tests of small files.
   std::string content();

@@ -179,9 +179,8 @@ Result<int> FakeVfs::CreateFile(const ParentAndName& where, int flags, mode_t mo
         FuseRequest::Create(where.dir.id(), where.name, static_cast<uint32_t>(flags) & ~O_NOCTTY,
                             S_IFREG | perm, umask_);
     if ((flags & O_TRUNC) && !(flags & O_EXCL) && KillSuidgidOnWrite()) {
-      abi::fuse_create_in in = create.Arg<abi::fuse_create_in>();
-      in.open_flags |= abi::kOpenInKillSuidgid;
-      create.SetArg(in);
+      create.EditArg<abi::fuse_create_in>(
+          [](auto& in) { in.open_flags |= abi::kOpenInKillSuidgid; });
     }
     FuseReply r = kernel_->CallAndHold(create);
     if (r.error().ok()) {
@@ -230,9 +229,7 @@ Result<int> FakeVfs::OpenNode(const NodeRef& node, int flags) {
   if (need_open) {
     FuseRequest open = FuseRequest::Open(node.id(), sent, dir);
     if ((sent & O_TRUNC) && KillSuidgidOnWrite()) {
-      abi::fuse_open_in in = open.Arg<abi::fuse_open_in>();
-      in.open_flags |= abi::kOpenInKillSuidgid;
-      open.SetArg(in);
+      open.EditArg<abi::fuse_open_in>([](auto& in) { in.open_flags |= abi::kOpenInKillSuidgid; });
     }
     FuseReply r = kernel_->Call(open);
     if (r.error().ok()) {
@@ -307,9 +304,7 @@ Result<size_t> FakeVfs::Write(int fd, absl::string_view data, off_t offset) {
     FuseRequest write = FuseRequest::Write(file->nodeid, file->fh, at + done, chunk,
                                            static_cast<uint32_t>(file->flags));
     if (kill_suidgid) {
-      abi::fuse_write_in in = write.Arg<abi::fuse_write_in>();
-      in.write_flags |= abi::kWriteKillSuidgid;
-      write.SetArg(in);
+      write.EditArg<abi::fuse_write_in>([](auto& in) { in.write_flags |= abi::kWriteKillSuidgid; });
     }
     FuseReply r = kernel_->Call(write);
     if (!r.error().ok()) {

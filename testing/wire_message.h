@@ -49,6 +49,14 @@ struct FuseRequest {
     std::memcpy(&value, arg.data(), std::min(arg.size(), sizeof(T)));
     return value;
   }
+  // Changes fields of the argument struct: `edit(T&)`, e.g. to set a flag
+  // a builder does not take.
+  template <typename T, typename Edit>
+  void EditArg(Edit edit) {
+    T value = Arg<T>();
+    edit(value);
+    SetArg(value);
+  }
   // The first / second name, or "" if absent.
   absl::string_view name() const {
     return names.empty() ? absl::string_view() : absl::string_view(names[0]);
