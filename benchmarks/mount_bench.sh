@@ -328,19 +328,26 @@ run_one() {
       fsops read "$file" "$bs" "$MB"
       ;;
     write128k|write1m)
-      local bs=$((128 << 10))
+      local bs=$((128 << 10)) file="$dir/w.dat"
       [[ $workload == write1m ]] && bs=$((1 << 20))
-      fsops write "$dir/w.dat" "$bs" "$MB"
+      # tmpfs writes the very file the loopback targets write, for the same
+      # reason (finding 13): a rewritten file gets back the pages it just
+      # freed, so each file keeps its own speed, up to 1.2x apart.
+      [[ $target == tmpfs && -d $STORE/lb ]] && file="$STORE/lb/w.dat"
+      fsops write "$file" "$bs" "$MB"
       ;;
   esac
 }
 
-# workload title unit reference targets...: every round runs every target
-# once, starting one further along each round.
+# workload rounds targets...: every round runs every target once, in an
+# order shuffled per round. A fixed rotation would have each target always
+# run right after the same one, and data targets inherit memory state (pages
+# just freed, or handed back to the host) from the run before them. The
+# shuffle is seeded by the round, so a run repeats.
 measure() {
   local workload="$1" rounds="$2"; shift 2
-  local targets=("$@") n=$# r i t v
-  local ran=()
+  local targets=("$@") n r i j t v
+  local ran=() order=()
   for t in "${targets[@]}"; do [[ -n ${DIR[$t]:-} ]] && ran+=("$t"); done
   n=${#ran[@]}
   ((n > 0)) || return 0
@@ -349,8 +356,13 @@ measure() {
   local first=1
   [[ $workload == read* || $workload == write* ]] && first=0
   for ((r = first; r <= rounds; r++)); do
-    for ((i = 0; i < n; i++)); do
-      t="${ran[$(((i + r) % n))]}"
+    order=("${ran[@]}")
+    RANDOM=$((r + 1))
+    for ((i = n - 1; i > 0; i--)); do
+      j=$((RANDOM % (i + 1)))
+      t="${order[i]}" order[i]="${order[j]}" order[j]="$t"
+    done
+    for t in "${order[@]}"; do
       v="$(run_one "$workload" "$t" "${DIR[$t]}" "$r")"
       if ((r > 0)) && [[ $v =~ ^[0-9]+$ ]]; then
         RESULT["$workload $t"]+="$v "

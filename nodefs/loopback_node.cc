@@ -299,6 +299,15 @@ Options LoopbackMountOptions(Options options) {
   return options;
 }
 
+Options LoopbackMountOptions(Options options, const LoopbackOptions& loopback) {
+  options = LoopbackMountOptions(std::move(options));
+  if (loopback.direct_io) {
+    options.server.init.want |= abi::kInitDirectIoAllowMmap;
+    options.server.splice_read = false;
+  }
+  return options;
+}
+
 // --- LoopbackNode: where it is ---------------------------------------------------------
 
 LoopbackNode::LoopbackNode(std::shared_ptr<LoopbackRoot> root, const struct stat& st)

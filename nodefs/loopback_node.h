@@ -192,6 +192,14 @@ absl::StatusOr<std::unique_ptr<LoopbackNode>> NewLoopbackRoot(absl::string_view 
 // `options` plus what a loopback tree needs from the kernel: INIT's
 // POSIX_LOCKS and FLOCK_LOCKS, so lock requests reach the host.
 Options LoopbackMountOptions(Options options = {});
+// The same for a tree opened with `loopback`. With direct_io it also asks
+// for shared mmap of direct-I/O files (DIRECT_IO_ALLOW_MMAP) and takes
+// requests with read(2), not ServerOptions::splice_read: a direct write's
+// data is the caller's own pages, which the kernel cannot lend a pipe, so
+// splicing it means a copy into pages allocated for every request, where
+// read(2) copies into the worker's buffer, which stays warm. READ replies
+// are still spliced (InitOptions::splice_write).
+Options LoopbackMountOptions(Options options, const LoopbackOptions& loopback);
 
 // A host object of any type: the one node class of a loopback tree (as in
 // go-fuse). Subclass it (LoopbackOptions::new_node) to change some

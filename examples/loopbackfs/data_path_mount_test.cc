@@ -53,7 +53,10 @@ class WireCounts {
           max_read_ = std::max(max_read_, size);
         }
       }
-      if (absl::StartsWith(line, "-> WRITE ")) ++writes_;
+      if (absl::StartsWith(line, "-> WRITE ")) {
+        ++writes_;
+        if (absl::StrContains(line, "(data in pipe)")) ++piped_writes_;
+      }
       if (absl::StartsWith(line, "<- READ ") && absl::StrContains(line, " splice ")) ++spliced_;
     };
   }
@@ -69,13 +72,18 @@ class WireCounts {
     MutexLock lock(&mu_);
     return spliced_;
   }
+  // WRITEs taken off /dev/fuse by splice (ServerOptions::splice_read).
+  int piped_writes() {
+    MutexLock lock(&mu_);
+    return piped_writes_;
+  }
   uint64_t max_read() {
     MutexLock lock(&mu_);
     return max_read_;
   }
   void Reset() {
     MutexLock lock(&mu_);
-    reads_ = writes_ = spliced_ = 0;
+    reads_ = writes_ = spliced_ = piped_writes_ = 0;
     max_read_ = 0;
   }
 
@@ -84,6 +92,7 @@ class WireCounts {
   int reads_ ABSL_GUARDED_BY(mu_) = 0;
   int writes_ ABSL_GUARDED_BY(mu_) = 0;
   int spliced_ ABSL_GUARDED_BY(mu_) = 0;
+  int piped_writes_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t max_read_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
@@ -205,14 +214,19 @@ TEST_F(DataPathMountTest, SplicedReadsMatchTheHostFile) {
 
 // LoopbackOptions::direct_io: no page cache in the kernel, so a range read
 // twice is two READs, writes reach the host file as they are made, and
-// shared mmap still works (FUSE_DIRECT_IO_ALLOW_MMAP).
+// shared mmap still works (FUSE_DIRECT_IO_ALLOW_MMAP, which
+// LoopbackMountOptions asks for). Requests are read(2), not spliced, even
+// when splice_read was asked for: the data is the caller's pages.
 TEST_F(DataPathMountTest, DirectIoSendsEveryReadToTheDaemon) {
   const std::string content = Pattern(kFileSize, 5);
   ASSERT_TRUE(WriteHostFile(host_.src("big"), content));
   Options options;
-  options.server.init.want |= abi::kInitDirectIoAllowMmap;
+  options.server.splice_read = true;
   LoopbackOptions loopback;
   loopback.direct_io = true;
+  options = LoopbackMountOptions(options, loopback);
+  EXPECT_FALSE(options.server.splice_read);
+  EXPECT_NE(options.server.init.want & abi::kInitDirectIoAllowMmap, 0u);
   MountLoopback(options, loopback);
   if (mount_ == nullptr) return;
   CheckReadsMatch(M("big"), content);
@@ -228,6 +242,8 @@ TEST_F(DataPathMountTest, DirectIoSendsEveryReadToTheDaemon) {
   std::string expected = content;
   expected.replace(4097, block.size(), block);
   EXPECT_TRUE(ReadAllThrough(host_.src("big"), 1 << 20) == expected);
+  EXPECT_GE(wire_.writes(), 1);
+  EXPECT_EQ(wire_.piped_writes(), 0);
   if (Granted(abi::kInitDirectIoAllowMmap)) {
     void* map = mmap(nullptr, 8192, PROT_READ, MAP_SHARED, fd, 0);
     ASSERT_NE(map, MAP_FAILED) << errno;
@@ -236,6 +252,22 @@ TEST_F(DataPathMountTest, DirectIoSendsEveryReadToTheDaemon) {
   }
   close(fd);
   EXPECT_TRUE(ReadAllThrough(M("big"), 1 << 20) == expected);
+}
+
+// Through the page cache, with splice_read, a WRITE's data stays in the
+// worker's pipe (the wire log says so, which the test above relies on).
+TEST_F(DataPathMountTest, CachedWritesComeThroughThePipe) {
+  Options options;
+  options.server.splice_read = true;
+  MountLoopback(options);
+  if (mount_ == nullptr) return;
+  const std::string block = Pattern(1 << 20, 8);
+  int fd = open(M("w").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  ASSERT_GE(fd, 0) << errno;
+  ASSERT_EQ(pwrite(fd, block.data(), block.size(), 0), static_cast<ssize_t>(block.size()));
+  close(fd);
+  EXPECT_TRUE(ReadAllThrough(host_.src("w"), 1 << 20) == block);
+  EXPECT_GE(wire_.piped_writes(), 1);
 }
 
 // Without it a range read twice through one descriptor is one READ.

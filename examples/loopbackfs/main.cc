@@ -110,18 +110,17 @@ int main(int argc, char** argv) {
   }
   RaiseFileLimit();
 
-  fusekit::Options options =
-      fusekit::LoopbackMountOptions(fusekit::examples::OptionsFromFlags("loopbackfs"));
+  fusekit::Options options = fusekit::examples::OptionsFromFlags("loopbackfs");
   options.mount.fsname = FsName(real_source.empty() ? source : real_source);
   options.mount.default_permissions = absl::GetFlag(FLAGS_default_permissions);
   options.passthrough = absl::GetFlag(FLAGS_passthrough);
-  // Shared mmap of direct-I/O files (through the page cache, kept coherent
-  // by the kernel).
-  if (loopback.direct_io) options.server.init.want |= fusekit::abi::kInitDirectIoAllowMmap;
   // WRITE data spliced from the kernel's pipe into the host files. Only
   // here: a filesystem that keeps data in memory would only read it out of
-  // the pipe again, after a system call more per request.
+  // the pipe again, after a system call more per request. LoopbackMount-
+  // Options turns it off again for --direct_io (finding 13 in
+  // docs/PERFORMANCE.md).
   options.server.splice_read = absl::GetFlag(FLAGS_splice);
+  options = fusekit::LoopbackMountOptions(std::move(options), loopback);
   // A waiting lock (F_SETLKW, flock) keeps a worker: never serve with one.
   if (options.server.workers == 1) options.server.workers = 2;
   return fusekit::examples::Serve(mountpoint, *std::move(root), options);
