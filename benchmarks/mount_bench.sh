@@ -28,7 +28,7 @@ mount_bench [flags]: FUSE mount benchmark (root only).
   --bench_src=DIR   lightspeed.c and fsops.c (default: ../shared/bench from the
                     workspace; or $FUSEKIT_BENCH_SRC)
   --quick           tiny sizes, one round: a smoke run (seconds)
-  --rounds=N        rounds per workload (default 5; writes get 2 more)
+  --rounds=N        rounds per workload (default 5; writes twice as many and one more)
   --mb=N            MiB per sequential read/write (default 512)
   --stat_n=N        stat calls per uncached run (default 40000; cached: x10)
   --files=N         files per create run (default 5000)
@@ -431,8 +431,8 @@ if want read; then
 fi
 if want write; then
   # Writes vary most (the VM hands freed memory back to the host): more rounds.
-  measure write128k $((ROUNDS + 2)) "${DATA[@]}" loopback_pt_nokill
-  measure write1m $((ROUNDS + 2)) "${DATA[@]}" loopback_pt_nokill
+  measure write128k $((2 * ROUNDS + 1)) "${DATA[@]}" loopback_pt_nokill
+  measure write1m $((2 * ROUNDS + 1)) "${DATA[@]}" loopback_pt_nokill
 fi
 
 # --- The table -----------------------------------------------------------------
