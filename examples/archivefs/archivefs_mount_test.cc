@@ -22,6 +22,7 @@
 #include "absl/strings/str_join.h"
 #include "examples/archivefs/archive_fs.h"
 #include "examples/archivefs/test_archive.h"
+#include "examples/common/binary_fixture.h"
 #include "examples/common/example_process.h"
 #include "fuse/mount.h"
 #include "gmock/gmock.h"
@@ -198,11 +199,7 @@ TEST(ArchiveFsBinaryTest, BadArchivesAndArgumentsExit2WithOneLine) {
     std::ofstream out(truncated, std::ios::binary | std::ios::trunc);
     out.write(bytes.data(), static_cast<std::streamsize>(bytes.size() / 2));
   }
-  struct Case {
-    std::vector<std::string> args;
-    std::string says;
-  };
-  const std::vector<Case> cases = {
+  const std::vector<UsageErrorCase> cases = {
       {{}, "expected 2 arguments, got 0"},
       {{good}, "expected 2 arguments, got 1"},
       {{TempPath("missing.tar"), mountpoint}, "missing.tar: No such file or directory"},
@@ -213,16 +210,7 @@ TEST(ArchiveFsBinaryTest, BadArchivesAndArgumentsExit2WithOneLine) {
       {{good, good}, "is not a directory"},
       {{"--bogus", good, mountpoint}, "unknown flag --bogus"},
   };
-  for (const Case& c : cases) {
-    SCOPED_TRACE(absl::StrCat("archivefs ", absl::StrJoin(c.args, " ")));
-    ExampleExit exit = RunExample(kBinary, c.args);
-    EXPECT_TRUE(exit.exited);
-    EXPECT_EQ(exit.code, 2);
-    EXPECT_THAT(exit.stderr_text, HasSubstr(c.says));
-    EXPECT_EQ(std::count(exit.stderr_text.begin(), exit.stderr_text.end(), '\n'), 1)
-        << exit.stderr_text;
-    EXPECT_FALSE(IsFuseMountPoint(mountpoint));
-  }
+  ExpectUsageErrors(kBinary, cases, mountpoint);
   rmdir(mountpoint.c_str());
   unlink(good.c_str());
   unlink(corrupt.c_str());

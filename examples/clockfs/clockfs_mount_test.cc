@@ -202,11 +202,7 @@ TEST(ClockFsArgsTest, BadArgumentsExit2WithOneLine) {
   ASSERT_FALSE(mountpoint_.empty());
   const std::string file = mountpoint_ + "/plain";
   close(open(file.c_str(), O_CREAT | O_WRONLY, 0644));
-  struct Case {
-    std::vector<std::string> args;
-    std::string says;
-  };
-  const std::vector<Case> cases = {
+  const std::vector<UsageErrorCase> cases = {
       {{}, "expected 1 argument, got 0"},
       {{mountpoint_, "extra"}, "got 2"},
       {{"--tick=0", mountpoint_}, "--tick must be positive"},
@@ -216,16 +212,7 @@ TEST(ClockFsArgsTest, BadArgumentsExit2WithOneLine) {
       {{mountpoint_ + "/missing"}, "does not exist"},
       {{file}, "is not a directory"},
   };
-  for (const Case& c : cases) {
-    ExampleExit exit = RunExample(kBinary, c.args);
-    SCOPED_TRACE(absl::StrCat("clockfs ", absl::StrJoin(c.args, " ")));
-    EXPECT_TRUE(exit.exited);
-    EXPECT_EQ(exit.code, 2);
-    EXPECT_THAT(exit.stderr_text, ::testing::HasSubstr(c.says));
-    EXPECT_EQ(std::count(exit.stderr_text.begin(), exit.stderr_text.end(), '\n'), 1)
-        << exit.stderr_text;
-  }
-  EXPECT_FALSE(IsFuseMountPoint(mountpoint_));
+  ExpectUsageErrors(kBinary, cases, mountpoint_);
   unlink(file.c_str());
   rmdir(mountpoint_.c_str());
 }

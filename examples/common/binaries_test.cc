@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "examples/archivefs/test_archive.h"
+#include "examples/common/binary_fixture.h"
 #include "examples/common/example_process.h"
 #include "fuse/mount.h"
 #include "gmock/gmock.h"
@@ -111,14 +112,7 @@ std::vector<std::string> Args(const Binary& b, const Scratch& s, std::vector<std
 // `says`, nothing mounted.
 void ExpectUsageError(const Binary& b, const Scratch& s, const std::vector<std::string>& args,
                       const std::string& says) {
-  SCOPED_TRACE(absl::StrCat(b.name, " ", absl::StrJoin(args, " ")));
-  ExampleExit exit = RunExample(b.runfile(), args);
-  EXPECT_TRUE(exit.exited) << "signal " << exit.signal << (exit.timed_out ? " (timed out)" : "");
-  EXPECT_EQ(exit.code, 2) << exit.stderr_text;
-  EXPECT_THAT(exit.stderr_text, HasSubstr(says));
-  EXPECT_EQ(std::count(exit.stderr_text.begin(), exit.stderr_text.end(), '\n'), 1)
-      << exit.stderr_text;
-  EXPECT_FALSE(IsFuseMountPoint(s.mountpoint));
+  ExpectUsageErrors(b.runfile(), {{args, says}}, s.mountpoint);
 }
 
 class BinariesTest : public ::testing::TestWithParam<Binary> {

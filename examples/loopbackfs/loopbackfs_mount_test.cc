@@ -27,6 +27,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "examples/common/binary_fixture.h"
 #include "examples/common/example_process.h"
 #include "examples/loopbackfs/host_tree.h"
 #include "fuse/mount.h"
@@ -448,11 +449,7 @@ TEST(LoopbackArgsTest, BadArgumentsExit2WithOneLine) {
   ASSERT_EQ(mkdir(mountpoint.c_str(), 0755), 0);
   ASSERT_EQ(mkdir(host.src("inner").c_str(), 0755), 0);
   ASSERT_TRUE(WriteHostFile(host.src("plain"), "x"));
-  struct Case {
-    std::vector<std::string> args;
-    std::string says;
-  };
-  const std::vector<Case> cases = {
+  const std::vector<UsageErrorCase> cases = {
       {{}, "expected 2 arguments, got 0"},
       {{host.src()}, "expected 2 arguments, got 1"},
       {{host.src(), mountpoint, "extra"}, "got 3"},
@@ -466,16 +463,7 @@ TEST(LoopbackArgsTest, BadArgumentsExit2WithOneLine) {
       {{"--threads=many", host.src(), mountpoint}, "bad value 'many' for --threads"},
       {{"--direct_io", "--passthrough", host.src(), mountpoint}, "exclude each other"},
   };
-  for (const Case& c : cases) {
-    ExampleExit exit = RunExample(kBinary, c.args);
-    SCOPED_TRACE(absl::StrCat("loopbackfs ", absl::StrJoin(c.args, " ")));
-    EXPECT_TRUE(exit.exited);
-    EXPECT_EQ(exit.code, 2);
-    EXPECT_THAT(exit.stderr_text, HasSubstr(c.says));
-    EXPECT_EQ(std::count(exit.stderr_text.begin(), exit.stderr_text.end(), '\n'), 1)
-        << exit.stderr_text;
-  }
-  EXPECT_FALSE(IsFuseMountPoint(mountpoint));
+  ExpectUsageErrors(kBinary, cases, mountpoint);
   EXPECT_FALSE(IsFuseMountPoint(host.src("inner")));
 }
 

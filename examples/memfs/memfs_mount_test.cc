@@ -629,11 +629,7 @@ TEST(MemfsArgsTest, BadArgumentsExit2WithOneLine) {
   ASSERT_FALSE(dir.empty());
   const std::string file = dir + "/plain";
   close(open(file.c_str(), O_CREAT | O_WRONLY, 0644));
-  struct Case {
-    std::vector<std::string> args;
-    std::string says;
-  };
-  const std::vector<Case> cases = {
+  const std::vector<UsageErrorCase> cases = {
       {{}, "expected 1 argument, got 0"},
       {{"--size=lots", dir}, "--size: bad size 'lots'"},
       {{"--size=150%", dir}, "--size: bad size '150%'"},
@@ -642,16 +638,7 @@ TEST(MemfsArgsTest, BadArgumentsExit2WithOneLine) {
       {{dir + "/missing"}, "mountpoint " + dir + "/missing does not exist"},
       {{file}, "mountpoint " + file + " is not a directory"},
   };
-  for (const Case& c : cases) {
-    ExampleExit exit = RunExample(kBinary, c.args);
-    SCOPED_TRACE(absl::StrCat("memfs ", absl::StrJoin(c.args, " ")));
-    EXPECT_TRUE(exit.exited);
-    EXPECT_EQ(exit.code, 2);
-    EXPECT_THAT(exit.stderr_text, ::testing::HasSubstr(c.says));
-    EXPECT_EQ(std::count(exit.stderr_text.begin(), exit.stderr_text.end(), '\n'), 1)
-        << exit.stderr_text;
-  }
-  EXPECT_FALSE(IsFuseMountPoint(dir));
+  ExpectUsageErrors(kBinary, cases, dir);
   unlink(file.c_str());
   rmdir(dir.c_str());
 }
