@@ -3,7 +3,6 @@
 // missing, unreadable or corrupt archive, or a bad mountpoint, with one line
 // and exit code 2, mounting nothing. Root (or fusermount3) and /dev/fuse
 // needed for the mounts; SKIPPED with the reason otherwise.
-#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -14,7 +13,6 @@
 #include <algorithm>
 #include <cstring>
 #include <fstream>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -29,6 +27,7 @@
 #include "gtest/gtest.h"
 #include "nodefs/bridge.h"
 #include "testing/mount_fixture.h"
+#include "testing/posix/posix_util.h"
 
 namespace fusekit::examples {
 namespace {
@@ -41,29 +40,6 @@ constexpr char kBinary[] = "examples/archivefs/archivefs";
 std::string TempPath(absl::string_view name) {
   const char* tmp = getenv("TEST_TMPDIR");
   return absl::StrCat(tmp ? tmp : "/tmp", "/", name);
-}
-
-std::string Cat(const std::string& path) {
-  int fd = open(path.c_str(), O_RDONLY);
-  if (fd < 0) return absl::StrCat("<open failed: ", strerror(errno), ">");
-  std::string out;
-  char buf[65536];
-  ssize_t n;
-  while ((n = read(fd, buf, sizeof(buf))) > 0) out.append(buf, n);
-  close(fd);
-  return out;
-}
-
-std::vector<std::string> Ls(const std::string& path) {
-  std::set<std::string> names;
-  DIR* dir = opendir(path.c_str());
-  if (dir == nullptr) return {"<opendir failed>"};
-  while (struct dirent* e = readdir(dir)) {
-    std::string name = e->d_name;
-    if (name != "." && name != "..") names.insert(name);
-  }
-  closedir(dir);
-  return {names.begin(), names.end()};
 }
 
 class ArchiveFsMountTest : public ::testing::TestWithParam<ArchiveFormat> {
@@ -95,13 +71,13 @@ class ArchiveFsMountTest : public ::testing::TestWithParam<ArchiveFormat> {
 
 TEST_P(ArchiveFsMountTest, RealSystemCallsSeeTheArchive) {
   if (mount_ == nullptr) return;
-  EXPECT_THAT(Ls(Path("top")), ::testing::Contains("hello.txt"));
-  EXPECT_THAT(Ls(Path("implied/deep")), ElementsAre("file.txt"));
-  EXPECT_EQ(Cat(Path("top/hello.txt")), "Hello, world!\n");
-  EXPECT_EQ(Cat(Path("top/link")), "Hello, world!\n");
-  EXPECT_EQ(Cat(Path("top/replaced")), "new\n");
-  EXPECT_EQ(Cat(Path("unicode-\xc3\xbcn\xc3\xaf.txt")), "utf8\n");
-  EXPECT_TRUE(Cat(Path("medium.bin")) == PatternBytes(0, kSampleMediumSize));
+  EXPECT_THAT(posix::ListDir(Path("top")), ::testing::Contains("hello.txt"));
+  EXPECT_THAT(posix::ListDir(Path("implied/deep")), ElementsAre("file.txt"));
+  EXPECT_EQ(posix::ReadFile(Path("top/hello.txt")), "Hello, world!\n");
+  EXPECT_EQ(posix::ReadFile(Path("top/link")), "Hello, world!\n");
+  EXPECT_EQ(posix::ReadFile(Path("top/replaced")), "new\n");
+  EXPECT_EQ(posix::ReadFile(Path("unicode-\xc3\xbcn\xc3\xaf.txt")), "utf8\n");
+  EXPECT_TRUE(posix::ReadFile(Path("medium.bin")) == PatternBytes(0, kSampleMediumSize));
   char target[64] = {};
   ASSERT_EQ(readlink(Path("top/dangling").c_str(), target, sizeof(target) - 1), 10);
   EXPECT_STREQ(target, "../nowhere");
@@ -166,8 +142,8 @@ TEST(ArchiveFsBinaryTest, ServesUntilSigterm) {
       UnmountPath(mountpoint).IgnoreError();
       FAIL() << "archivefs never mounted: " << exit.stderr_text;
     }
-    EXPECT_EQ(Cat(mountpoint + "/top/hello.txt"), "Hello, world!\n");
-    EXPECT_EQ(Cat(mountpoint + "/implied/deep/file.txt"), "deep\n");
+    EXPECT_EQ(posix::ReadFile(mountpoint + "/top/hello.txt"), "Hello, world!\n");
+    EXPECT_EQ(posix::ReadFile(mountpoint + "/implied/deep/file.txt"), "deep\n");
     ExampleExit exit = archivefs.Stop(SIGTERM);
     EXPECT_TRUE(exit.exited && exit.code == 0) << "signal " << exit.signal << ": "
                                                 << exit.stderr_text;

@@ -3,7 +3,6 @@
 // the binary as a user runs it: SIGTERM unmounts, bad arguments exit 2.
 // Root (or fusermount3) and /dev/fuse needed; SKIPPED with the reason
 // otherwise.
-#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -11,7 +10,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -27,6 +25,7 @@
 #include "gtest/gtest.h"
 #include "nodefs/bridge.h"
 #include "testing/mount_fixture.h"
+#include "testing/posix/posix_util.h"
 
 namespace fusekit::examples {
 namespace {
@@ -34,34 +33,6 @@ namespace {
 using ::testing::ElementsAre;
 
 constexpr char kBinary[] = "examples/clockfs/clockfs";
-
-std::string Cat(const std::string& path) {
-  int fd = open(path.c_str(), O_RDONLY);
-  if (fd < 0) return absl::StrCat("<open failed: ", strerror(errno), ">");
-  std::string out;
-  char buf[4096];
-  ssize_t n;
-  while ((n = read(fd, buf, sizeof(buf))) > 0) out.append(buf, n);
-  close(fd);
-  return out;
-}
-
-std::vector<std::string> Ls(const std::string& path) {
-  std::set<std::string> names;
-  DIR* dir = opendir(path.c_str());
-  if (dir == nullptr) return {"<opendir failed>"};
-  while (struct dirent* e = readdir(dir)) {
-    std::string name = e->d_name;
-    if (name != "." && name != "..") names.insert(name);
-  }
-  closedir(dir);
-  return {names.begin(), names.end()};
-}
-
-bool Exists(const std::string& path) {
-  struct stat st;
-  return stat(path.c_str(), &st) == 0;
-}
 
 class ClockFsMountTest : public ::testing::Test {
  protected:
@@ -98,8 +69,8 @@ class ClockFsMountTest : public ::testing::Test {
 
 TEST_F(ClockFsMountTest, CatAfterATickShowsTheChange) {
   if (mount_ == nullptr) return;
-  EXPECT_EQ(Cat(Path("time")), "2023-11-14 22:13:20 UTC\n");
-  EXPECT_EQ(Cat(Path("uptime")), "0\n");
+  EXPECT_EQ(posix::ReadFile(Path("time")), "2023-11-14 22:13:20 UTC\n");
+  EXPECT_EQ(posix::ReadFile(Path("uptime")), "0\n");
   struct stat before;
   ASSERT_EQ(stat(Path("time").c_str(), &before), 0);
 
@@ -107,34 +78,34 @@ TEST_F(ClockFsMountTest, CatAfterATickShowsTheChange) {
 
   // The page cache (kept between opens) and the attributes (cached for an
   // hour) were dropped by NotifyContent.
-  EXPECT_EQ(Cat(Path("time")), "2023-11-14 22:13:21 UTC\n");
-  EXPECT_EQ(Cat(Path("uptime")), "1\n");
+  EXPECT_EQ(posix::ReadFile(Path("time")), "2023-11-14 22:13:21 UTC\n");
+  EXPECT_EQ(posix::ReadFile(Path("uptime")), "1\n");
   struct stat after;
   ASSERT_EQ(stat(Path("time").c_str(), &after), 0);
   EXPECT_EQ(after.st_mtim.tv_sec, before.st_mtim.tv_sec + 1);
 
   for (int i = 0; i < 9; ++i) TickOnce();  // "10\n" is a byte longer
-  EXPECT_EQ(Cat(Path("uptime")), "10\n");
+  EXPECT_EQ(posix::ReadFile(Path("uptime")), "10\n");
   EXPECT_EQ(root_->notify_errors(), 0u);
 }
 
 TEST_F(ClockFsMountTest, RemovedEventFileDisappearsFromCachedLookupsAndListings) {
   if (mount_ == nullptr) return;
-  EXPECT_THAT(Ls(Path("events")), ElementsAre());
-  ASSERT_FALSE(Exists(Path("events/tick-000001")));
+  EXPECT_THAT(posix::ListDir(Path("events")), ElementsAre());
+  ASSERT_FALSE(posix::Exists(Path("events/tick-000001")));
   for (int i = 0; i < 3; ++i) TickOnce();
-  EXPECT_THAT(Ls(Path("events")), ElementsAre("tick-000001", "tick-000002", "tick-000003"));
+  EXPECT_THAT(posix::ListDir(Path("events")), ElementsAre("tick-000001", "tick-000002", "tick-000003"));
   // Cached now: dentry and attributes for an hour.
-  ASSERT_TRUE(Exists(Path("events/tick-000001")));
-  EXPECT_EQ(Cat(Path("events/tick-000001")), "tick 1 at 2023-11-14 22:13:21 UTC\n");
+  ASSERT_TRUE(posix::Exists(Path("events/tick-000001")));
+  EXPECT_EQ(posix::ReadFile(Path("events/tick-000001")), "tick 1 at 2023-11-14 22:13:21 UTC\n");
   int held = open(Path("events/tick-000001").c_str(), O_RDONLY);
   ASSERT_GE(held, 0);
 
   TickOnce();  // keeps 3: tick-000001 goes
 
-  EXPECT_FALSE(Exists(Path("events/tick-000001")));
-  EXPECT_THAT(Ls(Path("events")), ElementsAre("tick-000002", "tick-000003", "tick-000004"));
-  EXPECT_EQ(Cat(Path("events/tick-000004")), "tick 4 at 2023-11-14 22:13:24 UTC\n");
+  EXPECT_FALSE(posix::Exists(Path("events/tick-000001")));
+  EXPECT_THAT(posix::ListDir(Path("events")), ElementsAre("tick-000002", "tick-000003", "tick-000004"));
+  EXPECT_EQ(posix::ReadFile(Path("events/tick-000004")), "tick 4 at 2023-11-14 22:13:24 UTC\n");
   // An open file outlives its name, as on any filesystem.
   char buf[64];
   EXPECT_GT(pread(held, buf, sizeof(buf), 0), 0);
@@ -151,12 +122,12 @@ TEST_F(ClockFsMountTest, ListingStaysCurrentOverManyTicks) {
     TickOnce();
     std::vector<std::string> expected;
     for (uint64_t t = i > 2 ? i - 2 : 1; t <= i; ++t) expected.push_back(EventName(t));
-    ASSERT_EQ(Ls(Path("events")), expected) << "after tick " << i;
+    ASSERT_EQ(posix::ListDir(Path("events")), expected) << "after tick " << i;
     for (const std::string& name : expected) {
-      ASSERT_TRUE(Exists(Path(absl::StrCat("events/", name)))) << name;
+      ASSERT_TRUE(posix::Exists(Path(absl::StrCat("events/", name)))) << name;
     }
     if (i > 3) {
-      ASSERT_FALSE(Exists(Path(absl::StrCat("events/", EventName(i - 3)))));
+      ASSERT_FALSE(posix::Exists(Path(absl::StrCat("events/", EventName(i - 3)))));
     }
   }
   EXPECT_EQ(root_->notify_errors(), 0u);
@@ -176,15 +147,15 @@ TEST_F(ClockFsBinaryTest, TicksAndUnmountsOnSigterm) {
     ExampleExit exit = clockfs.Wait();
     FAIL() << "clockfs never mounted: " << exit.stderr_text;
   }
-  const std::string first = Cat(mountpoint_ + "/time");
+  const std::string first = posix::ReadFile(mountpoint_ + "/time");
   std::string later = first;
   std::vector<std::string> events;
   const absl::Time deadline = absl::Now() + absl::Seconds(10);
   // The time file changes a second later despite the hour-long caches.
   while ((later == first || events.size() < 2) && absl::Now() < deadline) {
     absl::SleepFor(absl::Milliseconds(100));
-    later = Cat(mountpoint_ + "/time");
-    events = Ls(mountpoint_ + "/events");
+    later = posix::ReadFile(mountpoint_ + "/time");
+    events = posix::ListDir(mountpoint_ + "/events");
   }
   EXPECT_NE(later, first);
   EXPECT_TRUE(absl::EndsWith(later, " UTC\n")) << later;

@@ -25,22 +25,12 @@
 #include "gtest/gtest.h"
 #include "nodefs/bridge.h"
 #include "testing/mount_fixture.h"
+#include "testing/posix/posix_util.h"
 
 namespace fusekit::examples {
 namespace {
 
 constexpr char kBinary[] = "examples/hellofs/hellofs";
-
-std::string Cat(const std::string& path) {
-  int fd = open(path.c_str(), O_RDONLY);
-  if (fd < 0) return absl::StrCat("<open failed: ", strerror(errno), ">");
-  std::string out;
-  char buf[4096];
-  ssize_t n;
-  while ((n = read(fd, buf, sizeof(buf))) > 0) out.append(buf, n);
-  close(fd);
-  return out;
-}
 
 std::set<std::string> Ls(const std::string& path) {
   std::set<std::string> names;
@@ -61,7 +51,7 @@ void ExpectHelloWorks(const std::string& mountpoint) {
   EXPECT_EQ(st.st_mode, S_IFREG | 0444);
   EXPECT_EQ(st.st_size, 14);
   EXPECT_EQ(Ls(mountpoint), (std::set<std::string>{".", "..", "hello.txt"}));
-  EXPECT_EQ(Cat(file), "Hello, world!\n");
+  EXPECT_EQ(posix::ReadFile(file), "Hello, world!\n");
 
   int fd = open(file.c_str(), O_RDONLY);
   ASSERT_GE(fd, 0);
@@ -118,7 +108,7 @@ TEST_F(HelloFsBinaryTest, ServesAndUnmountsOnSigterm) {
 TEST_F(HelloFsBinaryTest, ExitsWhenUnmountedFromOutside) {
   ExampleProcess hellofs(kBinary, {"--threads=2", mountpoint_});
   ASSERT_TRUE(hellofs.WaitForMount(mountpoint_));
-  EXPECT_EQ(Cat(mountpoint_ + "/hello.txt"), "Hello, world!\n");
+  EXPECT_EQ(posix::ReadFile(mountpoint_ + "/hello.txt"), "Hello, world!\n");
   ASSERT_TRUE(UnmountPath(mountpoint_).ok());
   ExampleExit exit = hellofs.Wait();
   EXPECT_TRUE(exit.exited && exit.code == 0) << exit.stderr_text;

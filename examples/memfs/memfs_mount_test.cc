@@ -2,7 +2,6 @@
 // program makes, checked against what tmpfs does. And the binary as a user
 // runs it. Root (or fusermount3) and /dev/fuse needed; SKIPPED with the
 // reason otherwise.
-#include <dirent.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
@@ -35,6 +34,7 @@
 #include "nodefs/bridge.h"
 #include "nodefs/mem_node.h"
 #include "testing/mount_fixture.h"
+#include "testing/posix/posix_util.h"
 
 namespace fusekit::examples {
 namespace {
@@ -42,17 +42,6 @@ namespace {
 constexpr char kBinary[] = "examples/memfs/memfs";
 constexpr off_t kGiB = off_t{1} << 30;
 constexpr off_t kLimit = 1 << 20;  // the mounted tree's --size
-
-std::string Cat(const std::string& path) {
-  int fd = open(path.c_str(), O_RDONLY);
-  if (fd < 0) return absl::StrCat("<open failed: ", strerror(errno), ">");
-  std::string out;
-  char buf[4096];
-  ssize_t n;
-  while ((n = read(fd, buf, sizeof(buf))) > 0) out.append(buf, n);
-  close(fd);
-  return out;
-}
 
 bool Put(const std::string& path, absl::string_view data) {
   int fd = open(path.c_str(), O_CREAT | O_WRONLY | O_TRUNC, 0644);
@@ -175,7 +164,7 @@ TEST_F(MemfsMountTest, TruncateAndFallocate) {
   ASSERT_TRUE(Put(f, std::string(10000, 'x')));
   ASSERT_EQ(truncate(f.c_str(), 5000), 0);
   ASSERT_EQ(truncate(f.c_str(), 12000), 0);
-  EXPECT_EQ(Cat(f), std::string(5000, 'x') + std::string(7000, '\0'));
+  EXPECT_EQ(posix::ReadFile(f), std::string(5000, 'x') + std::string(7000, '\0'));
   EXPECT_EQ(Stat(f).st_blocks, 16);  // two pages: the cut one is gone
 
   int fd = open(f.c_str(), O_RDWR);
@@ -213,10 +202,10 @@ TEST_F(MemfsMountTest, AppendFromTwoDescriptors) {
   }
   std::string expected;
   for (int i = 0; i < 10; ++i) expected += "aab";
-  EXPECT_EQ(Cat(f), expected);
+  EXPECT_EQ(posix::ReadFile(f), expected);
   // pwrite on an O_APPEND descriptor appends too (Linux).
   ASSERT_EQ(pwrite(a, "!", 1, 0), 1);
-  EXPECT_EQ(Cat(f), expected + "!");
+  EXPECT_EQ(posix::ReadFile(f), expected + "!");
   close(a);
   close(b);
 }
@@ -437,18 +426,18 @@ TEST_F(MemfsMountTest, RenameFlags) {
   ASSERT_EQ(renameat2(AT_FDCWD, Path("a").c_str(), AT_FDCWD, Path("b").c_str(),
                       RENAME_EXCHANGE),
             0);
-  EXPECT_EQ(Cat(Path("a")), "B");
-  EXPECT_EQ(Cat(Path("b")), "A");
+  EXPECT_EQ(posix::ReadFile(Path("a")), "B");
+  EXPECT_EQ(posix::ReadFile(Path("b")), "A");
   ASSERT_EQ(mkdir(Path("d").c_str(), 0755), 0);
   ASSERT_EQ(renameat2(AT_FDCWD, Path("a").c_str(), AT_FDCWD, Path("d").c_str(),
                       RENAME_EXCHANGE),
             0);
   EXPECT_TRUE(S_ISDIR(Stat(Path("a")).st_mode));
-  EXPECT_EQ(Cat(Path("d")), "B");
+  EXPECT_EQ(posix::ReadFile(Path("d")), "B");
   ASSERT_EQ(renameat2(AT_FDCWD, Path("d").c_str(), AT_FDCWD, Path("c").c_str(),
                       RENAME_NOREPLACE),
             0);
-  EXPECT_EQ(Cat(Path("c")), "B");
+  EXPECT_EQ(posix::ReadFile(Path("c")), "B");
 }
 
 TEST_F(MemfsMountTest, HardLinkCounts) {
@@ -566,7 +555,7 @@ TEST_F(MemfsBinaryTest, ServesWithItsSizeAndUnmountsOnSigterm) {
     FAIL() << "memfs never mounted: " << exit.stderr_text;
   }
   ASSERT_TRUE(Put(mountpoint_ + "/hello", "hi"));
-  EXPECT_EQ(Cat(mountpoint_ + "/hello"), "hi");
+  EXPECT_EQ(posix::ReadFile(mountpoint_ + "/hello"), "hi");
   struct statvfs st;
   ASSERT_EQ(statvfs(mountpoint_.c_str(), &st), 0);
   EXPECT_EQ(st.f_blocks, (8u << 20) / 4096);

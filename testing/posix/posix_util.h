@@ -1,6 +1,7 @@
-// Small helpers the POSIX suite's cases share: whole-file reads and writes,
-// errno-checking wrappers, and running a step in a child process (another
-// process's locks, another uid).
+// Small helpers the POSIX suite's cases (and the examples' mount tests)
+// share: whole-file reads and writes, directory listings, errno-checking
+// wrappers, and running a step in a child process (another process's locks,
+// another uid).
 #pragma once
 
 #include <sys/stat.h>
@@ -8,6 +9,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "absl/strings/string_view.h"
 
@@ -25,6 +27,9 @@ struct stat FStat(int fd);
 std::string PRead(int fd, size_t n, off_t offset);
 // True if `path` exists (lstat succeeds).
 bool Exists(const std::string& path);
+// The names in directory `path`, sorted, without "." and "..", or one
+// "<error: ...>" entry.
+std::vector<std::string> ListDir(const std::string& path);
 
 // Runs `body` in a forked child (after optionally switching to `uid`/`gid`
 // when >= 0) and returns what it returned: by convention 0 for success or
