@@ -36,8 +36,9 @@ ABSL_FLAG(bool, passthrough, false,
           "--writeback_cache off)");
 
 ABSL_FLAG(bool, direct_io, false,
-          "open files with FOPEN_DIRECT_IO: no page cache in the kernel, one copy per read(2) "
-          "and write(2) instead of two, every read(2) a READ (excludes --passthrough)");
+          "open files with FOPEN_DIRECT_IO: no page cache in the kernel, so no cache pages to "
+          "fill on each write(2) (faster large writes), but every read(2) a READ (excludes "
+          "--passthrough)");
 
 namespace {
 
