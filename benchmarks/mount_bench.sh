@@ -281,6 +281,7 @@ fi
 
 # --- Measuring -----------------------------------------------------------------
 declare -A RESULT  # "workload target" -> "v1 v2 ..."
+declare -A ROUND   # "workload target round" -> v
 
 median() {
   tr ' ' '\n' | grep . | sort -n | awk '{ v[++n] = $1 } END {
@@ -366,6 +367,7 @@ measure() {
       v="$(run_one "$workload" "$t" "${DIR[$t]}" "$r")"
       if ((r > 0)) && [[ $v =~ ^[0-9]+$ ]]; then
         RESULT["$workload $t"]+="$v "
+        ROUND["$workload $t $r"]="$v"
         [[ -n $RAW ]] && printf '%s\t%s\t%s\t%s\n' "$workload" "$t" "$r" "$v" >>"$RAW"
       fi
     done
@@ -449,10 +451,26 @@ TITLE=(
   [9]="write ${MB}M 128K|MiB/s|tmpfs|write128k|${DATA[*]} loopback_pt_nokill"
   [10]="write ${MB}M 1M|MiB/s|tmpfs|write1m|${DATA[*]} loopback_pt_nokill"
 )
+# The median over rounds of `target`'s figure divided by `ref`'s in the same
+# round, for the rounds both have. Each round runs every target within
+# seconds, so this cancels the host's slower and faster phases, which move
+# whole rounds: steadier than the ratio of the two medians.
+paired() {
+  local key="$1" target="$2" ref="$3" r ratios=""
+  for ((r = 1; r <= 2 * ROUNDS + 1; r++)); do
+    local a="${ROUND["$key $target $r"]:-}" b="${ROUND["$key $ref $r"]:-}"
+    [[ -n $a && -n $b && $b != 0 ]] || continue
+    ratios+="$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.6f", a / b }') "
+  done
+  [[ -n $ratios ]] || return 0
+  awk -v m="$(median <<<"$ratios")" 'BEGIN { printf "%.3f", m }'
+}
+
 # For stat the lightspeed figure of the stat workload is the reference even
 # where that workload did not run lightspeed (cached stat).
 echo
-printf '%-22s %-22s %12s %-9s %8s %8s  %s\n' workload target median unit "x ref" "x tmpfs" "runs"
+printf '%-22s %-22s %12s %-9s %8s %8s %8s  %s\n' workload target median unit "x ref" paired \
+  "x tmpfs" "runs"
 printf '%s\n' "$(printf '%.0s-' $(seq 100))"
 rows=0
 for line in "${TITLE[@]}"; do
@@ -466,20 +484,23 @@ for line in "${TITLE[@]}"; do
     if [[ -z $values ]]; then
       want "$(flag_of "$key")" || continue
       reason="${WHY[$t]:-no result}"
-      printf '%-22s %-22s %12s %-9s %8s %8s  %s\n' "$title" "$t" "-" "$unit" "" "" "$reason"
+      printf '%-22s %-22s %12s %-9s %8s %8s %8s  %s\n' "$title" "$t" "-" "$unit" "" "" "" \
+        "$reason"
       continue
     fi
     m="$(median <<<"$values")"
-    xr="" xt=""
+    xr="" xp="" xt=""
     [[ -n $refv && $t != "$ref" ]] && xr="$(awk -v a="$m" -v b="$refv" 'BEGIN { printf "%.3f", a / b }')"
+    [[ $ref_workload == "$key" && $t != "$ref" ]] && xp="$(paired "$key" "$t" "$ref")"
     [[ -n $tmpv && $t != tmpfs ]] && xt="$(awk -v a="$m" -v b="$tmpv" 'BEGIN { printf "%.3f", a / b }')"
-    printf '%-22s %-22s %12s %-9s %8s %8s  %s\n' "$title" "$t" "$m" "$unit" "$xr" "$xt" "$values"
+    printf '%-22s %-22s %12s %-9s %8s %8s %8s  %s\n' "$title" "$t" "$m" "$unit" "$xr" "$xp" "$xt" \
+      "$values"
     rows=$((rows + 1))
   done
 done
 echo
 echo "mount_bench: $rows results in $((SECONDS - START)) s (x ref: against lightspeed for stat," \
-  "tmpfs otherwise; medians of the runs listed)"
+  "tmpfs otherwise; medians of the runs listed; paired: median of the rounds' own ratios)"
 if [[ -s $TMP/fsops.err ]]; then
   echo "mount_bench: fsops errors:"; sort "$TMP/fsops.err" | uniq -c | head -5
 fi

@@ -27,6 +27,12 @@ for row in "stat uncached.*lightspeed " "stat uncached.*memfs_u " "stat uncached
            "write .*128K.*tmpfs "; do
   grep -Eq "^${row} *[0-9.]+ " "$OUT" || fail "no figure for /$row/"
 done
+# Ratios: against the reference (lightspeed for stat, tmpfs for data), as a
+# ratio of medians and paired round by round.
+grep -Eq "^stat uncached +memfs_u +[0-9]+ ops/s +[0-9.]+ +[0-9.]+ " "$OUT" ||
+  fail "no x ref and paired ratios for memfs_u's stats"
+grep -Eq "^write .*1M +loopback_c +[0-9]+ MiB/s +[0-9.]+ +[0-9.]+ +[0-9.]+ " "$OUT" ||
+  fail "no x ref, paired and x tmpfs ratios for loopback_c's writes"
 # Variants whose flags loopbackfs lacks are reported, not silently dropped.
 for t in loopback_splice loopback_passthrough; do
   grep -Eq "read .*1M +$t +([0-9.]+ |- .*n/a \(flag absent\))" "$OUT" || fail "no row for $t"
