@@ -211,14 +211,19 @@ void Inode::DetachIfLookupOnly() {
   }
 }
 
+std::shared_ptr<Inode> Inode::ChildRef(absl::string_view name) {
+  MutexLock lock(&mu_);
+  Inode* child = children_.Get(name);
+  return child != nullptr ? child->shared_from_this() : nullptr;
+}
+
 bool Inode::RmChild(absl::string_view name) {
   Inode* child = nullptr;
+  std::shared_ptr<Inode> keep;  // see ChildRef
   for (;;) {
-    {
-      MutexLock lock(&mu_);
-      child = children_.Get(name);
-      if (child == nullptr) return false;
-    }
+    keep = ChildRef(name);
+    child = keep.get();
+    if (child == nullptr) return false;
     MultiLock lock({this, child}, {&mu_, &child->mu_});
     mu_.AssertHeld();
     child->mu_.AssertHeld();
@@ -238,16 +243,13 @@ bool Inode::MvChild(absl::string_view name, Inode* new_parent, absl::string_view
   if (new_parent == nullptr || !new_parent->IsDir() || !ValidName(new_name)) return false;
   Inode* child = nullptr;
   Inode* victim = nullptr;
+  std::shared_ptr<Inode> keep_child, keep_victim;  // see ChildRef
   for (;;) {
-    {
-      MutexLock lock(&mu_);
-      child = children_.Get(name);
-      if (child == nullptr) return false;
-    }
-    {
-      MutexLock lock(&new_parent->mu_);
-      victim = new_parent->children_.Get(new_name);
-    }
+    keep_child = ChildRef(name);
+    child = keep_child.get();
+    if (child == nullptr) return false;
+    keep_victim = new_parent->ChildRef(new_name);
+    victim = keep_victim.get();
     if (victim == child) {
       // Both names already lead to the same inode (hard links): rename(2)
       // does nothing then.
@@ -279,8 +281,10 @@ bool Inode::MvChild(absl::string_view name, Inode* new_parent, absl::string_view
 bool Inode::ExchangeChild(absl::string_view name, Inode* new_parent, absl::string_view new_name) {
   if (new_parent == nullptr || !new_parent->IsDir()) return false;
   for (;;) {
-    Inode* a = GetChild(name);
-    Inode* b = new_parent->GetChild(new_name);
+    std::shared_ptr<Inode> keep_a = ChildRef(name);  // see ChildRef
+    std::shared_ptr<Inode> keep_b = new_parent->ChildRef(new_name);
+    Inode* a = keep_a.get();
+    Inode* b = keep_b.get();
     if (a == nullptr || b == nullptr) return false;
     // Swapping an inode with itself (one entry, or two names of one inode)
     // changes nothing; done below it would add a parent entry twice for one

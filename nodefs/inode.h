@@ -131,6 +131,12 @@ class Inode : public std::enable_shared_from_this<Inode> {
   // AddChild on the bridge's own account (a Lookup or READDIRPLUS result):
   // a child no directory held until now is marked lookup_only_.
   bool AddChildImpl(absl::string_view name, Inode* child, bool overwrite, bool by_lookup);
+  // The child called `name` (null if none), kept alive by the reference:
+  // taken under mu_, while the entry makes the child surely alive. The
+  // tree's methods hold it across the moment they let go of mu_ to lock
+  // the child too: another thread may remove the same entry meanwhile (two
+  // lookups that find one stale name) and free the child.
+  std::shared_ptr<Inode> ChildRef(absl::string_view name) ABSL_LOCKS_EXCLUDED(mu_);
   void AddLookedUpChild(absl::string_view name, Inode* child);
   // Once the kernel has forgotten a lookup_only_ inode, takes it out of
   // every directory so it can be freed (Bridge::AdjustLookup calls this).
