@@ -19,6 +19,8 @@
 // mount(2) refused) the real-mount runs are SKIPPED with the reason.
 #pragma once
 
+#include <sys/types.h>
+
 #include <memory>
 #include <string>
 
@@ -43,7 +45,11 @@ std::string MountUnavailableReason();
 // that, if the mount is busy (a descriptor left open in it), aborts the
 // connection (as root: MNT_FORCE) and detaches it lazily; if the server's
 // workers still run, an abort through /sys/fs/fuse/connections (where
-// fusectl is mounted); then the directory is removed.
+// fusectl is mounted); then the directory is removed. A process that dies
+// without destroying it (a crash, SIGKILL) does not leave it either: as
+// root a watchdog process takes the mount down once this one starts to
+// exit, which also frees a thread of the dying process stuck waiting on
+// the mount (its own workers, which would answer, are gone).
 // Not thread-safe (one owner), like any RAII handle.
 class TestMount {
  public:
@@ -74,6 +80,7 @@ class TestMount {
 
   const std::string path_;
   std::unique_ptr<Server> server_;
+  pid_t watchdog_ = -1;  // see StartWatchdog in mount_fixture.cc
 };
 
 // True if `status` (from TestMount::Create) says this machine cannot mount,
