@@ -282,6 +282,7 @@ fi
 # --- Measuring -----------------------------------------------------------------
 declare -A RESULT  # "workload target" -> "v1 v2 ..."
 declare -A ROUND   # "workload target round" -> v
+MAX_ROUND=0        # the most rounds any workload ran
 
 median() {
   tr ' ' '\n' | grep . | sort -n | awk '{ v[++n] = $1 } END {
@@ -356,6 +357,7 @@ measure() {
   # freed memory back to the host and the first touch of it is slow.
   local first=1
   [[ $workload == read* || $workload == write* ]] && first=0
+  ((rounds > MAX_ROUND)) && MAX_ROUND=$rounds
   for ((r = first; r <= rounds; r++)); do
     order=("${ran[@]}")
     RANDOM=$((r + 1))
@@ -457,7 +459,7 @@ TITLE=(
 # whole rounds: steadier than the ratio of the two medians.
 paired() {
   local key="$1" target="$2" ref="$3" r ratios=""
-  for ((r = 1; r <= 2 * ROUNDS + 1; r++)); do
+  for ((r = 1; r <= MAX_ROUND; r++)); do
     local a="${ROUND["$key $target $r"]:-}" b="${ROUND["$key $ref $r"]:-}"
     [[ -n $a && -n $b && $b != 0 ]] || continue
     ratios+="$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.6f", a / b }') "

@@ -10,14 +10,11 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <cstring>
 #include <fstream>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "examples/archivefs/archive_fs.h"
 #include "examples/archivefs/test_archive.h"
 #include "examples/common/binary_fixture.h"

@@ -8,14 +8,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <cstring>
 #include <string>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "examples/clockfs/clock_fs.h"
 #include "examples/common/binary_fixture.h"
@@ -94,7 +91,8 @@ TEST_F(ClockFsMountTest, RemovedEventFileDisappearsFromCachedLookupsAndListings)
   EXPECT_THAT(posix::ListDir(Path("events")), ElementsAre());
   ASSERT_FALSE(posix::Exists(Path("events/tick-000001")));
   for (int i = 0; i < 3; ++i) TickOnce();
-  EXPECT_THAT(posix::ListDir(Path("events")), ElementsAre("tick-000001", "tick-000002", "tick-000003"));
+  EXPECT_THAT(posix::ListDir(Path("events")),
+              ElementsAre("tick-000001", "tick-000002", "tick-000003"));
   // Cached now: dentry and attributes for an hour.
   ASSERT_TRUE(posix::Exists(Path("events/tick-000001")));
   EXPECT_EQ(posix::ReadFile(Path("events/tick-000001")), "tick 1 at 2023-11-14 22:13:21 UTC\n");
@@ -104,7 +102,8 @@ TEST_F(ClockFsMountTest, RemovedEventFileDisappearsFromCachedLookupsAndListings)
   TickOnce();  // keeps 3: tick-000001 goes
 
   EXPECT_FALSE(posix::Exists(Path("events/tick-000001")));
-  EXPECT_THAT(posix::ListDir(Path("events")), ElementsAre("tick-000002", "tick-000003", "tick-000004"));
+  EXPECT_THAT(posix::ListDir(Path("events")),
+              ElementsAre("tick-000002", "tick-000003", "tick-000004"));
   EXPECT_EQ(posix::ReadFile(Path("events/tick-000004")), "tick 4 at 2023-11-14 22:13:24 UTC\n");
   // An open file outlives its name, as on any filesystem.
   char buf[64];

@@ -11,13 +11,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "examples/archivefs/test_archive.h"
 #include "examples/common/binary_fixture.h"
 #include "examples/common/example_process.h"

@@ -10,13 +10,10 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <set>
 #include <string>
 #include <vector>
 
-#include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "examples/common/binary_fixture.h"
 #include "examples/common/example_process.h"
 #include "examples/hellofs/hello_fs.h"

@@ -117,8 +117,8 @@ int main(int argc, char** argv) {
   options.passthrough = absl::GetFlag(FLAGS_passthrough);
   // WRITE data spliced from the kernel's pipe into the host files. Only
   // here: a filesystem that keeps data in memory would only read it out of
-  // the pipe again, after a system call more per request. LoopbackMount-
-  // Options turns it off again for --direct_io (finding 13 in
+  // the pipe again, after a system call more per request.
+  // LoopbackMountOptions turns it off again for --direct_io (finding 13 in
   // docs/PERFORMANCE.md).
   options.server.splice_read = absl::GetFlag(FLAGS_splice);
   options = fusekit::LoopbackMountOptions(std::move(options), loopback);
