@@ -135,6 +135,8 @@ cleanup() {
     if mounted "$m"; then umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null; fi
   done
   rm -rf --one-file-system "$TMP" 2>/dev/null
+  # The fuse module's io_uring switch, as it was before the run.
+  if [[ -n ${URING_WAS:-} ]]; then echo "$URING_WAS" >"$URING_PARAM" 2>/dev/null; fi
 }
 trap cleanup EXIT
 trap 'echo "mount_bench: interrupted" >&2; exit 130' INT TERM HUP
@@ -227,6 +229,23 @@ if has_flag spin_us; then
 else
   WHY[memfs_u_spin]="n/a (flag absent)"
   WHY[memfs_c_spin]="n/a (flag absent)"
+fi
+# FUSE over io-uring (--io_uring): per-CPU rings, a request served on its
+# caller's CPU (finding 14). The kernel offers it only with the fuse
+# module's enable_uring on: turned on for the run (it lets only connections
+# that ask for rings have them) and put back by cleanup.
+URING_PARAM=/sys/module/fuse/parameters/enable_uring
+if has_flag io_uring && [[ -r $URING_PARAM ]]; then
+  if [[ $(cat "$URING_PARAM") == N ]] && echo Y >"$URING_PARAM" 2>/dev/null; then URING_WAS=N; fi
+fi
+if has_flag io_uring && [[ $(cat "$URING_PARAM" 2>/dev/null) == Y ]]; then
+  start memfs_u_uring "$M/memfs_u_uring" "$MEMFS" --threads=2 --io_uring "${UNCACHED[@]}" \
+    --default_permissions=false "$M/memfs_u_uring"
+  start memfs_c_uring "$M/memfs_c_uring" "$MEMFS" --threads=2 --io_uring "${CACHED[@]}" \
+    "$M/memfs_c_uring"
+else
+  WHY[memfs_u_uring]="n/a (no --io_uring, or no FUSE over io-uring in this kernel)"
+  WHY[memfs_c_uring]="${WHY[memfs_u_uring]}"
 fi
 # Creating without default_permissions: the kernel then does not fetch the
 # directory's attributes again after each entry made in it.
@@ -417,7 +436,7 @@ done
 
 START=$SECONDS
 want stat && measure stat "$ROUNDS" lightspeed memfs_u memfs_u_1t memfs_u_perm memfs_u_spin \
-  loopback_u tmpfs
+  memfs_u_uring loopback_u tmpfs
 want stat_cached && measure stat_cached "$ROUNDS" lightspeed memfs_c loopback_c tmpfs
 want stat2 && measure stat2 "$ROUNDS" lightspeed_2t memfs_u loopback_u tmpfs
 if want scaling; then
@@ -427,7 +446,7 @@ fi
 want readdir && measure readdir "$ROUNDS" memfs_u memfs_u_nocache memfs_u_noplus loopback_u memfs_c \
   loopback_c tmpfs
 want create && measure create "$ROUNDS" memfs_c memfs_c_before memfs_c_noperm memfs_c_spin \
-  loopback_c memfs_u loopback_u tmpfs
+  memfs_c_uring loopback_c memfs_u loopback_u tmpfs
 DATA=(memfs_c loopback_c loopback_splice loopback_dio loopback_passthrough tmpfs)
 if want read; then
   measure read128k "$ROUNDS" lightspeed "${DATA[@]}"
@@ -441,13 +460,13 @@ fi
 
 # --- The table -----------------------------------------------------------------
 TITLE=(
-  [0]="stat uncached|ops/s|lightspeed|stat|lightspeed memfs_u memfs_u_1t memfs_u_perm memfs_u_spin loopback_u tmpfs"
+  [0]="stat uncached|ops/s|lightspeed|stat|lightspeed memfs_u memfs_u_1t memfs_u_perm memfs_u_spin memfs_u_uring loopback_u tmpfs"
   [1]="stat cached (1h)|ops/s|lightspeed|stat_cached|memfs_c loopback_c tmpfs"
   [2]="stat, 2 procs|ops/s|lightspeed_2t|stat2|lightspeed_2t memfs_u loopback_u tmpfs"
   [3]="scaling: stat 1 proc|ops/s|lightspeed|scaling|lightspeed lightspeed_2t memfs_u_1t memfs_u"
   [4]="scaling: stat 2 procs|ops/s|lightspeed_2t|scaling2|lightspeed lightspeed_2t memfs_u_1t memfs_u"
   [5]="readdir ${DIR_ENTRIES}|entries/s|tmpfs|readdir|memfs_u memfs_u_nocache memfs_u_noplus loopback_u memfs_c loopback_c tmpfs"
-  [6]="create+write 4K ${FILES}|files/s|tmpfs|create|memfs_c memfs_c_before memfs_c_noperm memfs_c_spin loopback_c memfs_u loopback_u tmpfs"
+  [6]="create+write 4K ${FILES}|files/s|tmpfs|create|memfs_c memfs_c_before memfs_c_noperm memfs_c_spin memfs_c_uring loopback_c memfs_u loopback_u tmpfs"
   [7]="read ${MB}M 128K|MiB/s|tmpfs|read128k|lightspeed ${DATA[*]}"
   [8]="read ${MB}M 1M|MiB/s|tmpfs|read1m|lightspeed ${DATA[*]}"
   [9]="write ${MB}M 128K|MiB/s|tmpfs|write128k|${DATA[*]} loopback_pt_nokill"

@@ -16,6 +16,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "fuse/request_pipe.h"
+#include "fuse/uring_channels.h"
 #include "fuse/write_payload.h"
 
 namespace fusekit {
@@ -72,6 +73,7 @@ Server::Server(RawFileSystem* fs, ScopedFd fd, std::unique_ptr<KernelMount> moun
   // CAP_SYS_RESOURCE is at most pipe-max-size (1 MiB by default): offer a
   // max_write that fits (1 MiB less a page), rather than read(2) them all.
   InitOptions init = options.init;
+  init.io_uring = options.io_uring && is_device_;
   size_t pipe_bytes = 0;
   if (options.splice_read && is_device_) {
     const size_t want = Session::BufferSizeFor(init);
@@ -142,6 +144,31 @@ void Server::AfterInit() {
     absl::Status s = mount_->ReapplyReadAhead();
     if (!s.ok()) session_->Log(absl::StrCat("fusekit: ", s.message()));
   }
+  // INIT's reply is processed by now (the kernel does it inside our
+  // write), so the kernel takes ring entries.
+  if (session_->connection().Has(abi::kInitOverIoUring) && !stopping_.load()) {
+    const ConnectionInfo& c = session_->connection();
+    size_t payload = std::max<size_t>({8192, c.max_write, size_t{c.max_pages} * 4096});
+    MutexLock lock(&uring_mu_);
+    auto channels = std::make_unique<UringChannels>(session_.get(), main_fd_,
+                                                    options_.io_uring_threads, payload);
+    UringChannels* raw = channels.get();
+    session_->SetRingWriter(
+        [raw](int channel, const struct iovec* iov, int count) {
+          return raw->Write(channel, iov, count);
+        });
+    uring_ = std::move(channels);
+    uring_->Start();
+    if (session_->debug()) {
+      session_->Log(absl::StrCat("fusekit: io_uring: ", uring_->queues(), " queues, ",
+                                 options_.io_uring_threads, " threads each"));
+    }
+  }
+}
+
+uint64_t Server::io_uring_requests() {
+  MutexLock lock(&uring_mu_);
+  return uring_ ? uring_->requests() : uring_requests_;
 }
 
 void Server::LogSpliceReadFallback(absl::string_view why) {
@@ -281,6 +308,11 @@ void Server::Wait() {
   MutexLock lock(&wait_mu_);
   if (!joined_) {
     for (std::thread& t : workers_) t.join();
+    // The rings end with the connection (the kernel fails their entries);
+    // Stop() in case it has not ended.
+    MutexLock uring_lock(&uring_mu_);
+    if (uring_) uring_requests_ = uring_->requests();
+    uring_.reset();
     joined_ = true;
   }
   if (abort_watchdog_.joinable()) abort_watchdog_.join();
@@ -309,6 +341,10 @@ void Server::Stop() {
   } else if (!is_device_) {
     // Wakes every worker blocked in read() with end-of-file.
     ::shutdown(main_fd_, SHUT_RDWR);
+  }
+  {
+    MutexLock lock(&uring_mu_);
+    if (uring_) uring_->Stop();
   }
   // Handlers waiting for an event (a lock wait polling Interrupted()) learn
   // here that nobody waits for them: a worker that reads the end of the

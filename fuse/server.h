@@ -28,6 +28,7 @@
 namespace fusekit {
 
 class RequestPipe;
+class UringChannels;
 
 struct ServerOptions {
   // Worker threads reading requests: 0 means one per core, 1 is the
@@ -58,6 +59,16 @@ struct ServerOptions {
   // workers sharing one descriptor (clone_fd off or refused) nobody spins.
   // 0 (default): no spinning.
   uint32_t spin_us = 0;
+  // FUSE over io-uring (/dev/fuse only; Linux 6.14+ with the fuse module's
+  // `enable_uring` parameter on, which is off unless an administrator sets
+  // it): requests then come through per-CPU rings (fuse/uring_channels.h),
+  // served by `io_uring_threads` threads per CPU pinned to it, so a request
+  // is taken on its caller's CPU, and a reply and the next request cost
+  // one system call. The workers keep reading /dev/fuse for what does not
+  // come through the rings (FORGET, INTERRUPT). When the kernel does not
+  // offer it, nothing changes (connection() shows whether it was granted).
+  bool io_uring = false;
+  int io_uring_threads = 2;
   // One line per request and reply on `log`.
   bool debug = false;
   LogSink log;  // default: stderr
@@ -119,6 +130,8 @@ class Server {
   // Empty unless this server mounted itself.
   const std::string& mountpoint() const;
   bool running() const { return running_workers_.load() > 0; }
+  // Requests served through io_uring rings so far (0 without them).
+  uint64_t io_uring_requests();
 
  private:
   friend absl::StatusOr<std::unique_ptr<Server>> Mount(absl::string_view, RawFileSystem*,
@@ -150,8 +163,11 @@ class Server {
   std::atomic<int> running_workers_{0};
   std::atomic<bool> stopping_{false};
   std::atomic<bool> splice_read_fallback_logged_{false};
-  // What is done once INIT is answered (the mount's read-ahead).
+  // What is done once INIT is answered (the mount's read-ahead, the rings).
   void AfterInit();
+  Mutex uring_mu_;
+  std::unique_ptr<UringChannels> uring_ ABSL_GUARDED_BY(uring_mu_);
+  uint64_t uring_requests_ ABSL_GUARDED_BY(uring_mu_) = 0;  // once uring_ is gone
   std::atomic<bool> init_settled_{false};
   std::thread abort_watchdog_;  // started by Stop() on a mounted server
   Mutex wait_mu_;

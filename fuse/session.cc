@@ -129,7 +129,8 @@ void Session::HandleMessage(int fd, absl::Span<const uint8_t> message, WritePayl
     return;
   }
   if (debug_) {
-    Log(absl::StrCat("-> ", DescribeRequest(request), payload ? " (data in pipe)" : ""));
+    Log(absl::StrCat("-> ", DescribeRequest(request), payload ? " (data in pipe)" : "",
+                     IsRingChannel(fd) ? " (ring)" : ""));
   }
 
   const abi::fuse_in_header& h = request.header;
@@ -219,6 +220,7 @@ void Session::HandleInit(int fd, const DecodedRequest& request) {
   if (max_write > 32 * kPageSize) want |= abi::kInitMaxPages;
   if (init_options_.splice_write) want |= abi::kInitSpliceWrite;
   if (init_options_.passthrough) want |= abi::kInitPassthrough;
+  if (init_options_.io_uring) want |= abi::kInitOverIoUring;
   uint64_t granted = want & offered & ~init_options_.refuse;
   if ((granted & abi::kInitPassthrough) && (granted & abi::kInitWritebackCache)) {
     // The kernel enables passthrough only without the writeback cache
@@ -423,6 +425,7 @@ void Session::HandleNotifyReply(const DecodedRequest& request) {
 // --- Writing ---------------------------------------------------------------------
 
 Errno Session::WriteRaw(int fd, const struct iovec* iov, int count) {
+  if (IsRingChannel(fd)) return ring_writer_ ? ring_writer_(fd, iov, count) : Errno(EBADF);
   if (writer_) return writer_(fd, iov, count);
   for (;;) {
     ssize_t n = ::writev(fd, iov, count);
@@ -598,7 +601,8 @@ Errno Session::WriteReplyFromFd(int fd, uint64_t unique, uint32_t opcode, int da
   size = std::min<size_t>(size, kMaxMaxWrite * 2);
   uint8_t* buffer = CopyBuffer(std::max<size_t>(size, 1));
   size_t done = 0;
-  if (size > 0 && splice_replies_.load(std::memory_order_relaxed)) {
+  // A ring entry's reply is copied into its payload buffer.
+  if (size > 0 && !IsRingChannel(fd) && splice_replies_.load(std::memory_order_relaxed)) {
     Errno result;
     if (SpliceReply(fd, unique, data_fd, offset, size, buffer, &done, &result)) {
       EndRequest(unique);

@@ -59,12 +59,20 @@ struct InitOptions {
   // writeback cache: when both are asked, passthrough wins and
   // kInitWritebackCache is not granted.
   bool passthrough = false;
+  // FUSE over io-uring (Linux 6.14+, with the fuse module's enable_uring
+  // parameter on): asks kInitOverIoUring. Set by the Server for
+  // ServerOptions::io_uring, which serves the rings (fuse/uring_channels.h).
+  bool io_uring = false;
 
   static constexpr uint64_t kDefaultWant =
       abi::kInitAsyncRead | abi::kInitBigWrites | abi::kInitAtomicOTrunc |
       abi::kInitAutoInvalData | abi::kInitAsyncDio | abi::kInitParallelDirops |
       abi::kInitMaxPages | abi::kInitExt | abi::kInitHasIoctlDir;
 };
+
+// Channel ids -2 and below name io_uring ring entries (fuse/uring_channels.h)
+// where a file descriptor would otherwise be (-1 is no channel: tests).
+inline bool IsRingChannel(int channel) { return channel <= -2; }
 
 // Writes one line; the default writes to stderr.
 using LogSink = std::function<void(absl::string_view line)>;
@@ -91,6 +99,10 @@ class Session {
   // Called once before serving: whether the channel fds are /dev/fuse
   // descriptors (splice works) or sockets.
   void SetDeviceTransport(bool device) { device_ = device; }
+  // Replies to requests handled with a ring channel id (IsRingChannel:
+  // taken from an io_uring ring entry, fuse/uring_channels.h) go to
+  // `writer`. Set before any such request; only their replies read it.
+  void SetRingWriter(ChannelWriter writer) { ring_writer_ = std::move(writer); }
 
   // The size a read buffer needs for the negotiated (or offered) max_write.
   size_t BufferSize() const { return BufferSizeFor(init_options_); }
@@ -182,6 +194,7 @@ class Session {
   const bool debug_;
   const LogSink log_;
   const ChannelWriter writer_;  // null: writev(2)
+  ChannelWriter ring_writer_;   // for ring channel ids
 
   std::atomic<bool> initialized_{false};
   std::atomic<bool> destroyed_{false};

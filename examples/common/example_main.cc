@@ -23,6 +23,10 @@ ABSL_FLAG(int, threads, 0, "worker threads serving requests (0: one per core)");
 ABSL_FLAG(uint32_t, spin_us, 0,
           "busy-poll for the next request this many microseconds before sleeping (burns a "
           "CPU per spinning worker; for back-to-back requests on machines with cores to spare)");
+ABSL_FLAG(bool, io_uring, false,
+          "take requests through per-CPU io_uring rings (FUSE over io-uring: Linux 6.14+, "
+          "with /sys/module/fuse/parameters/enable_uring set to Y; otherwise /dev/fuse as "
+          "always): a request is served on its caller's CPU");
 ABSL_FLAG(absl::Duration, entry_timeout, absl::Seconds(1),
           "how long the kernel may cache names (e.g. 1s, 0)");
 ABSL_FLAG(absl::Duration, attr_timeout, absl::Seconds(1),
@@ -53,7 +57,7 @@ namespace {
 const char* const kCommonFlags[] = {"debug",         "allow_other",  "read_only", "threads",
                                     "entry_timeout", "attr_timeout", "splice",
                                     "writeback_cache", "handle_killpriv", "readdirplus", "spin_us",
-                                    "read_ahead_kb", "o"};
+                                    "io_uring", "read_ahead_kb", "o"};
 
 void PrintHelp(absl::string_view usage) {
   absl::PrintF("%s\n\nFlags:\n", usage);
@@ -174,6 +178,7 @@ Options OptionsFromFlags(absl::string_view fsname) {
   options.server.debug = absl::GetFlag(FLAGS_debug);
   options.server.workers = absl::GetFlag(FLAGS_threads);
   options.server.spin_us = absl::GetFlag(FLAGS_spin_us);
+  options.server.io_uring = absl::GetFlag(FLAGS_io_uring);
   options.server.init.splice_write = absl::GetFlag(FLAGS_splice);
   options.writeback_cache = absl::GetFlag(FLAGS_writeback_cache);
   options.handle_killpriv = absl::GetFlag(FLAGS_handle_killpriv);
