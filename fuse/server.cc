@@ -151,7 +151,8 @@ void Server::AfterInit() {
     size_t payload = std::max<size_t>({8192, c.max_write, size_t{c.max_pages} * 4096});
     MutexLock lock(&uring_mu_);
     auto channels = std::make_unique<UringChannels>(session_.get(), main_fd_,
-                                                    options_.io_uring_threads, payload);
+                                                    options_.io_uring_threads, payload,
+                                                    mountpoint());
     UringChannels* raw = channels.get();
     session_->SetRingWriter(
         [raw](int channel, const struct iovec* iov, int count) {

@@ -62,11 +62,12 @@ struct ServerOptions {
   // FUSE over io-uring (/dev/fuse only; Linux 6.14+ with the fuse module's
   // `enable_uring` parameter on, which is off unless an administrator sets
   // it): requests then come through per-CPU rings (fuse/uring_channels.h),
-  // served by `io_uring_threads` threads per CPU pinned to it, so a request
-  // is taken on its caller's CPU, and a reply and the next request cost
-  // one system call. The workers keep reading /dev/fuse for what does not
-  // come through the rings (FORGET, INTERRUPT). When the kernel does not
-  // offer it, nothing changes (connection() shows whether it was granted).
+  // each served by a thread pinned to its CPU, so a request is taken on its
+  // caller's CPU, and a reply and the next request cost one system call;
+  // `io_uring_threads` - 1 more per CPU stand by for handlers that block.
+  // The workers keep reading /dev/fuse for what does not come through the
+  // rings (FORGET, INTERRUPT). When the kernel does not offer it, nothing
+  // changes (connection() shows whether it was granted).
   bool io_uring = false;
   int io_uring_threads = 2;
   // One line per request and reply on `log`.

@@ -6,9 +6,11 @@
 #include <sched.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/statfs.h>
 #include <sys/sysinfo.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -36,6 +38,17 @@ constexpr size_t kCopyOutLimit = 72 * 1024;
 
 constexpr uint64_t kCommandTag = 1;
 constexpr uint64_t kStopTag = 2;
+
+// A standby entry joins its queue once the entry it watches has been busy
+// with one request this long (checked this often).
+constexpr auto kBlockedAfter = std::chrono::milliseconds(20);
+constexpr auto kStandbyPoll = std::chrono::milliseconds(20);
+
+int64_t NowNanos() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 
 // Entry i is channel -2 - i (IsRingChannel).
 int ChannelOf(size_t index) { return -static_cast<int>(index) - 2; }
@@ -67,6 +80,13 @@ struct UringChannels::Entry {
   ScopedFd stop;             // eventfd: Stop() wakes the thread with it
   std::vector<uint8_t> request;  // a small request, copied out
 
+  // Standby: offered to the kernel only once `watched` (the queue's entry
+  // before it) has been busy for kBlockedAfter (see UringChannels).
+  Entry* watched = nullptr;
+  std::atomic<bool> active{false};
+  // When the request in hand arrived (steady clock, ns); 0 when idle.
+  std::atomic<int64_t> busy_since{0};
+
   // Set by the entry's thread only, before a request is handled.
   uint64_t commit_id = 0;
   bool in_place = false;  // the request is read from the payload buffer
@@ -88,13 +108,18 @@ struct UringChannels::Entry {
 };
 
 UringChannels::UringChannels(Session* session, int device_fd, int threads_per_queue,
-                             size_t payload_size)
-    : session_(session), device_fd_(device_fd), payload_size_(payload_size) {
+                             size_t payload_size, absl::string_view mountpoint)
+    : session_(session),
+      device_fd_(device_fd),
+      payload_size_(payload_size),
+      kick_path_(mountpoint) {
   queues_ = PossibleCpus();
   if (threads_per_queue < 1) threads_per_queue = 1;
   for (int q = 0; q < queues_; ++q) {
+    Entry* previous = nullptr;
     for (int t = 0; t < threads_per_queue; ++t) {
       auto entry = std::make_unique<Entry>();
+      entry->watched = previous;
       entry->channel = ChannelOf(entries_.size());
       entry->qid = static_cast<uint16_t>(q);
       entry->memory_size = kHeaderArea + payload_size_;
@@ -111,6 +136,7 @@ UringChannels::UringChannels(Session* session, int device_fd, int threads_per_qu
       entry->iov[0] = {entry->memory, sizeof(abi::fuse_uring_req_header)};
       entry->iov[1] = {entry->payload(), payload_size_};
       entry->request.resize(kCopyOutLimit);
+      previous = entry.get();
       entries_.push_back(std::move(entry));
     }
   }
@@ -127,10 +153,13 @@ void UringChannels::Start() {
 UringChannels::~UringChannels() {
   Stop();
   for (std::thread& t : threads_) t.join();
+  MutexLock lock(&kick_mu_);
+  for (std::thread& t : kicks_) t.join();
   for (auto& entry : entries_) ::munmap(entry->memory, entry->memory_size);
 }
 
 void UringChannels::Stop() {
+  stopping_.store(true);
   for (auto& entry : entries_) {
     uint64_t one = 1;
     (void)!::write(entry->stop.get(), &one, sizeof(one));
@@ -187,6 +216,7 @@ void UringChannels::HandleRequest(Entry* e) {
   std::memcpy(&in, header->in_out, sizeof(in));
   e->commit_id = ent.commit_id;
   requests_.fetch_add(1, std::memory_order_relaxed);
+  e->busy_since.store(NowNanos(), std::memory_order_relaxed);
 
   // The kernel puts the first argument (the opcode's fixed struct) in
   // op_in and the rest (names, data) in the payload; in.len counts all.
@@ -245,6 +275,24 @@ void UringChannels::HandleRequest(Entry* e) {
     std::memcpy(e->payload(), e->staged.data(), e->staged.size());
     e->has_staged = false;
   }
+  e->busy_since.store(0, std::memory_order_relaxed);
+}
+
+bool UringChannels::AwaitBlockedNeighbour(Entry* e) {
+  for (;;) {
+    std::this_thread::sleep_for(kStandbyPoll);
+    if (stopping_.load()) return false;
+    Entry* w = e->watched;
+    const int64_t since = w->busy_since.load(std::memory_order_relaxed);
+    if (w->active.load() && since != 0 &&
+        NowNanos() - since > std::chrono::nanoseconds(kBlockedAfter).count()) {
+      session_->Log(absl::StrCat(
+          "fusekit: io_uring: a request on CPU ", e->qid, "'s queue has been handled for over ",
+          std::chrono::milliseconds(kBlockedAfter).count(),
+          " ms; one more ring entry serves that queue from now on"));
+      return true;
+    }
+  }
 }
 
 void UringChannels::Serve(Entry* e) {
@@ -258,6 +306,12 @@ void UringChannels::Serve(Entry* e) {
   CPU_SET(e->qid, &cpus);
   (void)sched_setaffinity(0, sizeof(cpus), &cpus);
 
+  // A standby entry stays out of the queue until needed (see the header).
+  if (e->watched != nullptr && !AwaitBlockedNeighbour(e)) {
+    running_.fetch_sub(1);
+    return;
+  }
+  e->active.store(true);
   IoUring ring;
   Errno setup = ring.Init(4);
   if (!setup.ok()) {
@@ -289,6 +343,27 @@ void UringChannels::Serve(Entry* e) {
   };
   abi::UringCmd last = abi::UringCmd::kRegister;
   queue_command(last);
+  if (e->watched != nullptr) {
+    // The kernel hands requests already waiting in the queue only to an
+    // entry that commits, never to one that just registered: the request
+    // stuck behind the blocked handler would wait for it all the same. A
+    // request made now, on this CPU, takes the new entry, and its commit
+    // brings the stuck one along.
+    Errno submitted = ring.Enter(/*wait=*/false);
+    if (submitted.ok() && !kick_path_.empty()) {
+      const uint16_t qid = e->qid;
+      const std::string path = kick_path_;
+      MutexLock lock(&kick_mu_);
+      kicks_.emplace_back([qid, path] {
+        cpu_set_t cpu;
+        CPU_ZERO(&cpu);
+        CPU_SET(qid, &cpu);
+        (void)sched_setaffinity(0, sizeof(cpu), &cpu);
+        struct statfs st;
+        (void)::statfs(path.c_str(), &st);
+      });
+    }
+  }
   bool done = false;
   while (!done) {
     Errno entered = ring.Enter(/*wait=*/true);

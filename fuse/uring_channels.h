@@ -3,23 +3,30 @@
 // the fuse module's `enable_uring` parameter is on).
 //
 // The kernel keeps one request queue per CPU and hands a request to the
-// queue of the CPU its caller runs on. Each queue here gets a few threads
-// pinned to that CPU, each with a ring of its own holding one ring entry (a
-// header and a payload buffer the kernel copies requests into). A caller's
-// request so wakes a daemon thread on the caller's own CPU, which runs as
-// soon as the caller sleeps: no wake-up of another CPU, in either direction
-// (on a VM, waking an idle virtual CPU is the dearest part of a round trip).
-// Sending a reply and taking the next request is one system call.
+// queue of the CPU its caller runs on. Each queue here is served by a
+// thread pinned to that CPU, with a ring of its own holding one ring entry
+// (a header and a payload buffer the kernel copies requests into): a
+// request wakes a thread on its caller's CPU, and sending a reply and
+// taking the next request is one system call. (What that buys, and why not
+// more on a small VM: finding 14 in docs/PERFORMANCE.md.)
 //
 // FORGET and INTERRUPT still come on /dev/fuse, as do requests sent before
 // every queue has an entry: the Server's workers keep reading it.
 //
+// A handler that blocks (waiting for a lock another caller will drop) holds
+// its entry, and its queue has no other: so each queue also has standby
+// threads (`threads_per_queue` - 1). One offers an entry of its own once the
+// queue's last entry has been busy with one request for 20 ms (standbys
+// poll every 20 ms), then stats the mount from that CPU: the kernel gives
+// requests already waiting only to an entry that commits one. Not from the
+// start: with two entries in a queue the kernel hands requests to them in
+// turn, and a round trip then always wakes a sleeping thread, where a
+// single entry is often taken again by its thread before it sleeps.
+//
 // Replies: a request taken from a ring entry carries a ring channel id
-// (IsRingChannel, fuse/session.h) instead of a file descriptor (Session::HandleMessage's `fd`); the Session
+// (IsRingChannel, fuse/session.h) instead of a file descriptor; the Session
 // hands its reply to Write(), and the entry's thread commits it. A reply
-// may come from any thread, later; the entry (and its thread) waits for it,
-// as a worker would, so a handler that blocks holds its thread: each queue
-// has `threads_per_queue` of them.
+// may come from any thread, later; the entry (and its thread) waits for it.
 #pragma once
 
 #include <sys/uio.h>
@@ -27,9 +34,11 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "fuse/errno.h"
 #include "fuse/mutex.h"
 #include "fuse/scoped_fd.h"
@@ -40,11 +49,15 @@ class Session;
 
 class UringChannels {
  public:
-  // Prepares `threads_per_queue` ring entries for each possible CPU on the
+  // Prepares `threads_per_queue` ring entries for each possible CPU (the
+  // first in use, the others standing by) on the
   // connection of `device_fd` (a /dev/fuse fd whose INIT granted
   // kInitOverIoUring). `payload_size`: what the kernel requires of a
   // payload buffer (the largest of max_write, max_pages pages and 8 KiB).
-  UringChannels(Session* session, int device_fd, int threads_per_queue, size_t payload_size);
+  // `mountpoint` (empty when unknown) is where a standby sends a request of
+  // its own when it joins its queue (see Serve()).
+  UringChannels(Session* session, int device_fd, int threads_per_queue, size_t payload_size,
+                absl::string_view mountpoint);
   // Starts their threads, which offer the entries to the kernel. The
   // Session must send ring replies to Write() by then (SetRingWriter).
   void Start();
@@ -71,8 +84,11 @@ class UringChannels {
   struct Entry;
   void Serve(Entry* entry);
   // One request found in `entry`'s buffers: decoded and handled, its reply
-  // waited for. False when the entry must be registered again.
+  // waited for.
   void HandleRequest(Entry* entry);
+  // A standby's wait: true once the entry it watches is blocked, false
+  // when stopping.
+  bool AwaitBlockedNeighbour(Entry* entry);
 
   Session* const session_;
   const int device_fd_;
@@ -82,6 +98,10 @@ class UringChannels {
   std::vector<std::thread> threads_;
   std::atomic<uint64_t> requests_{0};
   std::atomic<int> running_{0};
+  std::atomic<bool> stopping_{false};
+  const std::string kick_path_;
+  Mutex kick_mu_;
+  std::vector<std::thread> kicks_ ABSL_GUARDED_BY(kick_mu_);
 };
 
 // How many request queues the kernel makes: one per possible CPU

@@ -7,6 +7,7 @@
 // test (it only lets connections that ask for rings have them) and put
 // back afterwards. (What rings buy is measured by benchmarks/mount_bench.)
 #include <fcntl.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -32,6 +33,7 @@ namespace {
 constexpr char kParameter[] = "/sys/module/fuse/parameters/enable_uring";
 constexpr uint64_t kFileId = 2;   // "f": data read and written
 constexpr uint64_t kLaterId = 3;  // "later": GETATTR answered from another thread
+constexpr uint64_t kBlockId = 4;  // "block": GETATTR waits for a LOOKUP of "release"
 
 // "Y", "N", or "" when the parameter does not exist.
 std::string ReadParameter() {
@@ -62,7 +64,14 @@ class DataFs : public RawFileSystem {
   }
   void Lookup(ReplyEntry reply, uint64_t parent, absl::string_view name) override {
     lookups_++;
-    uint64_t id = name == "f" ? kFileId : name == "later" ? kLaterId : 0;
+    if (name == "release") {
+      MutexLock lock(&mu_);
+      released_ = true;
+    }
+    uint64_t id = name == "f"       ? kFileId
+                  : name == "later" ? kLaterId
+                  : name == "block" ? kBlockId
+                                    : 0;
     if (parent != abi::kRootId || id == 0) {
       reply.Error(Errno(ENOENT));
       return;
@@ -73,6 +82,20 @@ class DataFs : public RawFileSystem {
     reply.Entry(e);
   }
   void Getattr(ReplyAttr reply, uint64_t nodeid, const abi::fuse_getattr_in&) override {
+    if (nodeid == kBlockId) {
+      // Blocks this thread until "release" is looked up (5 s at most).
+      const absl::Time deadline = absl::Now() + absl::Seconds(5);
+      for (;;) {
+        {
+          MutexLock lock(&mu_);
+          if (released_) break;
+        }
+        if (absl::Now() > deadline) break;
+        absl::SleepFor(absl::Milliseconds(1));
+      }
+      reply.Attr(Attr(nodeid), absl::ZeroDuration());
+      return;
+    }
     if (nodeid != kLaterId) {
       reply.Attr(Attr(nodeid), absl::ZeroDuration());
       return;
@@ -135,6 +158,7 @@ class DataFs : public RawFileSystem {
   Mutex mu_;
   std::string data_ ABSL_GUARDED_BY(mu_);
   char last_byte_ ABSL_GUARDED_BY(mu_) = 0;
+  bool released_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::thread> later_ ABSL_GUARDED_BY(mu_);
 };
 
@@ -172,6 +196,18 @@ class UringMountTest : public ::testing::Test {
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
   }
+  // The kernel uses the rings once every queue has an entry, which the
+  // ring threads offer just after INIT: until then requests come on
+  // /dev/fuse. True once one came through a ring.
+  bool WaitForRings() {
+    const absl::Time deadline = absl::Now() + absl::Seconds(10);
+    while (absl::Now() < deadline) {
+      if (server_->io_uring_requests() > 0) return true;
+      Stats("f", 1);
+      absl::SleepFor(absl::Milliseconds(1));
+    }
+    return false;
+  }
   void TearDown() override {
     fs_.JoinLater();
     if (server_) {
@@ -208,6 +244,7 @@ std::string UringMountTest::saved_;
 TEST_F(UringMountTest, RequestsComeThroughTheRings) {
   MountIt();
   ASSERT_TRUE(server_->connection().Has(abi::kInitOverIoUring)) << log();
+  ASSERT_TRUE(WaitForRings()) << log();
   const int before = fs_.lookups();
   EXPECT_EQ(Stats("f", 1000), 1000);
   EXPECT_GE(fs_.lookups() - before, 1000);
@@ -215,11 +252,46 @@ TEST_F(UringMountTest, RequestsComeThroughTheRings) {
   // rest come through them.
   EXPECT_GE(server_->io_uring_requests(), 900u) << log();
   EXPECT_EQ(Stats("absent", 10), 0);
+  // Nothing blocked, so no standby entry joined a queue.
+  EXPECT_EQ(log().find("one more ring entry"), std::string::npos) << log();
+}
+
+// Runs the calling thread on CPU 0 only: its requests go to queue 0.
+bool PinToCpu0() {
+  cpu_set_t cpus;
+  CPU_ZERO(&cpus);
+  CPU_SET(0, &cpus);
+  return sched_setaffinity(0, sizeof(cpus), &cpus) == 0;
+}
+
+TEST_F(UringMountTest, AHandlerThatBlocksDoesNotHoldItsCpusQueue) {
+  MountIt();
+  ASSERT_TRUE(server_->connection().Has(abi::kInitOverIoUring)) << log();
+  ASSERT_TRUE(WaitForRings()) << log();
+  const absl::Time start = absl::Now();
+  std::atomic<bool> blocked_stat_ok{false};
+  std::thread blocked([&] {
+    if (!PinToCpu0()) return;
+    struct stat st;
+    blocked_stat_ok = stat((mountpoint_ + "/block").c_str(), &st) == 0;
+  });
+  ASSERT_TRUE(PinToCpu0());
+  absl::SleepFor(absl::Milliseconds(30));
+  // Queue 0's entry is held by the blocked GETATTR: this LOOKUP gets
+  // through only on a standby entry, and it is what unblocks the other.
+  struct stat st;
+  EXPECT_NE(stat((mountpoint_ + "/release").c_str(), &st), 0);
+  blocked.join();
+  EXPECT_TRUE(blocked_stat_ok.load());
+  EXPECT_LT(absl::Now() - start, absl::Seconds(3)) << "the LOOKUP waited for the handler";
+  EXPECT_NE(log().find("one more ring entry"), std::string::npos) << log();
+  EXPECT_EQ(Stats("f", 10), 10);
 }
 
 TEST_F(UringMountTest, DataOfEverySizeGoesBothWaysIntact) {
   MountIt();
   ASSERT_TRUE(server_->connection().Has(abi::kInitOverIoUring)) << log();
+  ASSERT_TRUE(WaitForRings()) << log();
   const std::string path = mountpoint_ + "/f";
   int fd = open(path.c_str(), O_RDWR);
   ASSERT_GE(fd, 0);
@@ -244,6 +316,7 @@ TEST_F(UringMountTest, DataOfEverySizeGoesBothWaysIntact) {
 TEST_F(UringMountTest, AReplySentLaterFromAnotherThreadArrives) {
   MountIt();
   ASSERT_TRUE(server_->connection().Has(abi::kInitOverIoUring)) << log();
+  ASSERT_TRUE(WaitForRings()) << log();
   const absl::Time start = absl::Now();
   EXPECT_EQ(Stats("later", 5), 5);
   EXPECT_GE(absl::Now() - start, absl::Milliseconds(5 * 20));  // each waited for its reply
