@@ -136,7 +136,7 @@ cleanup() {
   done
   rm -rf --one-file-system "$TMP" 2>/dev/null
   # The fuse module's io_uring switch, as it was before the run.
-  if [[ -n ${URING_WAS:-} ]]; then echo "$URING_WAS" >"$URING_PARAM" 2>/dev/null; fi
+  if [[ -n ${URING_WAS:-} ]]; then { echo "$URING_WAS" >"$URING_PARAM"; } 2>/dev/null; fi
 }
 trap cleanup EXIT
 trap 'echo "mount_bench: interrupted" >&2; exit 130' INT TERM HUP
@@ -236,7 +236,9 @@ fi
 # that ask for rings have them) and put back by cleanup.
 URING_PARAM=/sys/module/fuse/parameters/enable_uring
 if has_flag io_uring && [[ -r $URING_PARAM ]]; then
-  if [[ $(cat "$URING_PARAM") == N ]] && echo Y >"$URING_PARAM" 2>/dev/null; then URING_WAS=N; fi
+  if [[ $(cat "$URING_PARAM") == N ]] && { echo Y >"$URING_PARAM"; } 2>/dev/null; then
+    URING_WAS=N
+  fi
 fi
 if has_flag io_uring && [[ $(cat "$URING_PARAM" 2>/dev/null) == Y ]]; then
   start memfs_u_uring "$M/memfs_u_uring" "$MEMFS" --threads=2 --io_uring "${UNCACHED[@]}" \

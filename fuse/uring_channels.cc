@@ -262,11 +262,14 @@ void UringChannels::HandleRequest(Entry* e) {
   // would; Reply answers EIO when destroyed unsent, so it comes.
   while (replies && !e->replied && !e->stopping) e->replied_cv.Wait(&e->mu);
   if (!e->replied) {
-    // No reply is due (or we are stopping): commit an empty one so the
-    // entry takes the next request (the kernel answers ENOENT if it does
-    // not know the request, and the entry is registered again).
+    // No reply is due (NOTIFY_REPLY comes this way), or we are stopping:
+    // the entry still commits to take the next request. An error, which
+    // the kernel takes before it compares uniques: it masks bit 0 of ours
+    // (the interrupt bit), and a RETRIEVE's odd notify_unique then reads
+    // as a mismatch it logs.
     abi::fuse_out_header out{};
     out.len = sizeof(out);
+    out.error = -ECANCELED;
     out.unique = in.unique;
     std::memcpy(header->in_out, &out, sizeof(out));
     header->ring_ent_in_out.payload_sz = 0;
