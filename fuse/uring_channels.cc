@@ -36,6 +36,9 @@ constexpr size_t kHeaderArea = 4096;
 // still reads its request cannot overwrite it.
 constexpr size_t kCopyOutLimit = 72 * 1024;
 
+// Refusals in a row after which an entry is given up.
+constexpr int kMaxFailures = 3;
+
 constexpr uint64_t kCommandTag = 1;
 constexpr uint64_t kStopTag = 2;
 
@@ -368,6 +371,7 @@ void UringChannels::Serve(Entry* e) {
     }
   }
   bool done = false;
+  int failures = 0;  // in a row
   while (!done) {
     Errno entered = ring.Enter(/*wait=*/true);
     if (!entered.ok()) {
@@ -386,24 +390,35 @@ void UringChannels::Serve(Entry* e) {
         queue_command(last);
         continue;
       }
-      if (result == -ENOENT && last == abi::UringCmd::kCommitAndFetch) {
-        // The kernel no longer knew the request committed (it was ended
-        // meanwhile): the entry is out of its queue, so offer it again.
-        last = abi::UringCmd::kRegister;
-        queue_command(last);
-        continue;
+      if (result == -ENOTCONN || result == -ECANCELED || result == -ENODEV) {
+        done = true;  // the connection is going away (unmounted, aborted)
+        break;
       }
       if (result < 0) {
-        // ENOTCONN/ECANCELED: the connection is going away (unmounted).
-        if (result != -ENOTCONN && result != -ECANCELED && result != -ENODEV) {
+        // ENOENT after a commit: the kernel no longer knew the request (it
+        // was ended meanwhile), and the entry is out of its queue. Other
+        // errors leave it out too. Either way the entry is offered again:
+        // a queue without one would leave its CPU's callers waiting. A
+        // kernel that keeps refusing (io_uring not enabled after all) is
+        // given up on, and requests keep coming on /dev/fuse.
+        const bool gone_request = result == -ENOENT && last == abi::UringCmd::kCommitAndFetch;
+        if (!gone_request) {
           session_->Log(absl::StrCat(
               "fusekit: io_uring: ",
               last == abi::UringCmd::kRegister ? "registering a ring entry" : "a commit",
               " failed: ", DescribeErrno(Errno(-result))));
         }
-        done = true;
-        break;
+        if (++failures > kMaxFailures) {
+          session_->Log(absl::StrCat("fusekit: io_uring: giving up on CPU ", e->qid,
+                                     "'s ring entry"));
+          done = true;
+          break;
+        }
+        last = abi::UringCmd::kRegister;
+        queue_command(last);
+        continue;
       }
+      failures = 0;
       HandleRequest(e);
       last = abi::UringCmd::kCommitAndFetch;
       queue_command(last);
