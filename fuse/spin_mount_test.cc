@@ -12,13 +12,13 @@
 #include <atomic>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "fuse/mount.h"
+#include "fuse/mount_test_util.h"
 #include "fuse/mutex.h"
 #include "fuse/server.h"
 #include "gtest/gtest.h"
@@ -140,19 +140,8 @@ TEST_P(SpinMountTest, SleepsOnceTheCallerStops) {
 }
 
 TEST_P(SpinMountTest, StopsWhileACallerKeepsItSpinning) {
-  std::atomic<bool> done{false};
-  std::thread caller([&] {
-    const std::string f = mountpoint_ + "/f";
-    while (!done.load()) {
-      struct stat st;
-      if (stat(f.c_str(), &st) != 0) break;  // unmounted
-    }
-  });
-  absl::SleepFor(absl::Milliseconds(100));
-  server_->Stop();
-  server_->Wait();  // hangs here if a spinning worker never saw the end
-  done.store(true);
-  caller.join();
+  // Hangs if a spinning worker never sees the end.
+  StopWhileACallerStats(server_.get(), mountpoint_ + "/f");
   server_.reset();
 }
 

@@ -22,6 +22,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "fuse/mount.h"
+#include "fuse/mount_test_util.h"
 #include "fuse/mutex.h"
 #include "fuse/server.h"
 #include "fuse/uring_channels.h"
@@ -368,19 +369,7 @@ TEST_F(UringMountTest, RetrieveAnswersArrive) {
 
 TEST_F(UringMountTest, StopsWhileACallerKeepsItBusy) {
   MountIt();
-  std::atomic<bool> done{false};
-  std::thread caller([&] {
-    const std::string f = mountpoint_ + "/f";
-    while (!done.load()) {
-      struct stat st;
-      if (stat(f.c_str(), &st) != 0) break;  // unmounted
-    }
-  });
-  absl::SleepFor(absl::Milliseconds(100));
-  server_->Stop();
-  server_->Wait();  // hangs here if a ring thread never saw the end
-  done.store(true);
-  caller.join();
+  StopWhileACallerStats(server_.get(), mountpoint_ + "/f");
   EXPECT_GT(server_->io_uring_requests(), 0u) << log();
   server_.reset();
 }
