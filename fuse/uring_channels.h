@@ -27,6 +27,11 @@
 // (IsRingChannel, fuse/session.h) instead of a file descriptor; the Session
 // hands its reply to Write(), and the entry's thread commits it. A reply
 // may come from any thread, later; the entry (and its thread) waits for it.
+// Write() returns kOk once the reply is in the entry: the kernel's verdict
+// comes with the commit, too late to tell the sender, so a ring reply
+// never reports ENOENT (an abandoned request). The kernel abandons only
+// requests no daemon has taken yet, or all of them when the connection is
+// aborted, when nothing is counted any more.
 #pragma once
 
 #include <sys/uio.h>
