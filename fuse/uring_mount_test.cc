@@ -4,8 +4,8 @@
 // it busy, and a kernel that does not offer io_uring is served as before.
 // Runs as root; SKIPPED otherwise or when the kernel has no FUSE over
 // io-uring. The fuse module's enable_uring parameter is turned on for the
-// test (it only lets connections that ask for rings have them) and put
-// back afterwards. (What rings buy is measured by benchmarks/mount_bench.)
+// test (FuseUringSwitch) and put back afterwards. (What rings buy is
+// measured by benchmarks/mount_bench.)
 #include <fcntl.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <fstream>
 #include <memory>
 #include <string>
 #include <thread>
@@ -26,30 +25,15 @@
 #include "fuse/mutex.h"
 #include "fuse/server.h"
 #include "fuse/uring_channels.h"
+#include "testing/fuse_uring_switch.h"
 #include "gtest/gtest.h"
 
 namespace fusekit {
 namespace {
 
-constexpr char kParameter[] = "/sys/module/fuse/parameters/enable_uring";
 constexpr uint64_t kFileId = 2;   // "f": data read and written
 constexpr uint64_t kLaterId = 3;  // "later": GETATTR answered from another thread
 constexpr uint64_t kBlockId = 4;  // "block": GETATTR waits for a LOOKUP of "release"
-
-// "Y", "N", or "" when the parameter does not exist.
-std::string ReadParameter() {
-  std::ifstream in(kParameter);
-  std::string value;
-  in >> value;
-  return value;
-}
-
-bool WriteParameter(const std::string& value) {
-  std::ofstream out(kParameter);
-  out << value;
-  out.close();
-  return out.good() && ReadParameter() == value;
-}
 
 class DataFs : public RawFileSystem {
  public:
@@ -165,21 +149,16 @@ class DataFs : public RawFileSystem {
 
 class UringMountTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    saved_ = ReadParameter();
-    if (saved_ == "N" && geteuid() == 0) WriteParameter("Y");
-  }
+  static void SetUpTestSuite() { uring_ = new FuseUringSwitch; }
   static void TearDownTestSuite() {
-    if (saved_ == "N") WriteParameter("N");
+    delete uring_;  // puts the parameter back
+    uring_ = nullptr;
   }
 
   void SetUp() override {
     if (access("/dev/fuse", F_OK) != 0) GTEST_SKIP() << "/dev/fuse is absent";
     if (geteuid() != 0) GTEST_SKIP() << "needs root to mount";
-    if (saved_.empty()) {
-      GTEST_SKIP() << "this kernel has no FUSE over io-uring (no " << kParameter << ")";
-    }
-    if (ReadParameter() != "Y") GTEST_SKIP() << "cannot turn on " << kParameter;
+    if (!uring_->why_not().empty()) GTEST_SKIP() << uring_->why_not();
     const char* tmp = getenv("TEST_TMPDIR");
     std::string tmpl = absl::StrCat(tmp ? tmp : "/tmp", "/uring.XXXXXX");
     ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
@@ -232,7 +211,7 @@ class UringMountTest : public ::testing::Test {
     return ok;
   }
 
-  static std::string saved_;
+  static FuseUringSwitch* uring_;
   DataFs fs_;
   std::string mountpoint_;
   std::unique_ptr<Server> server_;
@@ -240,7 +219,7 @@ class UringMountTest : public ::testing::Test {
   std::string log_ ABSL_GUARDED_BY(mu_);
 };
 
-std::string UringMountTest::saved_;
+FuseUringSwitch* UringMountTest::uring_ = nullptr;
 
 TEST_F(UringMountTest, RequestsComeThroughTheRings) {
   MountIt();
@@ -375,10 +354,10 @@ TEST_F(UringMountTest, StopsWhileACallerKeepsItBusy) {
 }
 
 TEST_F(UringMountTest, WithoutTheKernelsConsentServesAsBefore) {
-  ASSERT_TRUE(WriteParameter("N"));
+  ASSERT_TRUE(FuseUringSwitch::Set(false));
   MountIt();
   // The parameter decides at INIT; the test suite's setting comes back now.
-  WriteParameter("Y");
+  FuseUringSwitch::Set(true);
   EXPECT_FALSE(server_->connection().Has(abi::kInitOverIoUring));
   EXPECT_EQ(Stats("f", 100), 100);
   EXPECT_EQ(server_->io_uring_requests(), 0u);

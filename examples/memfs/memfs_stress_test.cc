@@ -15,6 +15,8 @@
 //   no lookup count. FORGETs arrive asynchronously, so that is polled with a
 //   bound.
 //
+// Run over /dev/fuse and over io_uring rings (ServerOptions::io_uring; the
+// fuse module's enable_uring is turned on for it, FuseUringSwitch).
 // Root (or fusermount3) and /dev/fuse needed; SKIPPED with the reason
 // otherwise. The operation counts are sized for about a second on 2 cores
 // (a few under ASan or TSan).
@@ -44,6 +46,7 @@
 #include "gtest/gtest.h"
 #include "nodefs/bridge.h"
 #include "nodefs/mem_node.h"
+#include "testing/fuse_uring_switch.h"
 #include "testing/mount_fixture.h"
 
 namespace fusekit::examples {
@@ -371,24 +374,37 @@ void RunProcessWorkerAndExit(const char* spec) {
   _exit(worker.errors().empty() ? 0 : 1);
 }
 
-class MemfsStressTest : public ::testing::Test {
+// The parameter: requests over /dev/fuse (false) or io_uring rings (true).
+class MemfsStressTest : public ::testing::TestWithParam<bool> {
  protected:
+  bool io_uring() const { return GetParam(); }
   void SetUp() override {
+    if (io_uring()) {
+      uring_ = std::make_unique<FuseUringSwitch>();
+      if (!uring_->why_not().empty()) GTEST_SKIP() << uring_->why_not();
+    }
     Options options = MemfsOptions(Options());
     options.mount.fsname = "memfs-stress";
     auto root = MemDir::NewRoot(MemFsOptions());
     store_ = root->store();
     bridge_ = std::make_unique<Bridge>(std::move(root), options);
-    MountForTest(bridge_.get(), options.mount, ServerOptionsFor(options), &mount_);
+    ServerOptions server = ServerOptionsFor(options);
+    server.io_uring = io_uring();
+    MountForTest(bridge_.get(), options.mount, server, &mount_);
     if (mount_ == nullptr) return;  // skipped, or failed with the reason
     bridge_->SetNotifier(&mount_->server().notifier());
+    if (io_uring()) {
+      ASSERT_TRUE(mount_->server().connection().Has(abi::kInitOverIoUring));
+    }
   }
   void TearDown() override {
     mount_.reset();
     if (bridge_) bridge_->SetNotifier(nullptr);
     bridge_.reset();
+    uring_.reset();  // the parameter as it was, once unmounted
   }
 
+  std::unique_ptr<FuseUringSwitch> uring_;
   std::shared_ptr<MemStore> store_;
   std::unique_ptr<Bridge> bridge_;
   std::unique_ptr<TestMount> mount_;
@@ -405,7 +421,7 @@ bool Eventually(Condition condition, absl::Duration limit) {
   return true;
 }
 
-TEST_F(MemfsStressTest, ThreadsAndProcessesKeepContentAndLookupCounts) {
+TEST_P(MemfsStressTest, ThreadsAndProcessesKeepContentAndLookupCounts) {
   if (mount_ == nullptr) return;
   const std::string root = mount_->path();
   const size_t start_inodes = bridge_->InodeCount();
@@ -474,6 +490,11 @@ TEST_F(MemfsStressTest, ThreadsAndProcessesKeepContentAndLookupCounts) {
   EXPECT_EQ(bridge_->root()->Children().size(), 0u);
   printf("stress: %zu inodes in the daemon's table after removing everything (%zu at the start)\n",
          bridge_->InodeCount(), start_inodes);
+  if (io_uring()) {
+    printf("stress: %llu requests came through io_uring rings\n",
+           static_cast<unsigned long long>(mount_->server().io_uring_requests()));
+    EXPECT_GT(mount_->server().io_uring_requests(), 1000u);
+  }
 
   if (geteuid() != 0) {
     printf("stress: lookup-count check skipped: dropping the kernel's caches needs root\n");
@@ -497,6 +518,11 @@ TEST_F(MemfsStressTest, ThreadsAndProcessesKeepContentAndLookupCounts) {
   EXPECT_EQ(store_->inodes(), start_inodes);
   EXPECT_EQ(store_->used_pages(), 0u);
 }
+
+INSTANTIATE_TEST_SUITE_P(Transports, MemfsStressTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return std::string(info.param ? "IoUring" : "DevFuse");
+                         });
 
 }  // namespace
 }  // namespace fusekit::examples
