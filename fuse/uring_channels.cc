@@ -86,8 +86,8 @@ struct UringChannels::Entry {
   // Standby: offered to the kernel only once `watched` (the queue's entry
   // before it) has been busy for kBlockedAfter (see UringChannels).
   Entry* watched = nullptr;
-  std::atomic<bool> active{false};
-  // When the request in hand arrived (steady clock, ns); 0 when idle.
+  // When the request in hand arrived (steady clock, ns); 0 when idle, and
+  // always 0 for a standby not yet in its queue.
   std::atomic<int64_t> busy_since{0};
 
   // Set by the entry's thread only, before a request is handled.
@@ -290,7 +290,7 @@ bool UringChannels::AwaitBlockedNeighbour(Entry* e) {
     if (stopping_.load()) return false;
     Entry* w = e->watched;
     const int64_t since = w->busy_since.load(std::memory_order_relaxed);
-    if (w->active.load() && since != 0 &&
+    if (since != 0 &&
         NowNanos() - since > std::chrono::nanoseconds(kBlockedAfter).count()) {
       session_->Log(absl::StrCat(
           "fusekit: io_uring: a request on CPU ", e->qid, "'s queue has been handled for over ",
@@ -317,7 +317,6 @@ void UringChannels::Serve(Entry* e) {
     running_.fetch_sub(1);
     return;
   }
-  e->active.store(true);
   IoUring ring;
   Errno setup = ring.Init(4);
   if (!setup.ok()) {
