@@ -8,12 +8,17 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/stat.h>
+#include <linux/capability.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <fstream>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -29,6 +34,7 @@
 #include "absl/types/span.h"
 #include "fuse/kernel_abi.h"
 #include "fuse/raw_filesystem.h"
+#include "fuse/request_pipe.h"
 #include "fuse/server.h"
 #include "fuse/session.h"
 #include "fuse/wire_test_util.h"
@@ -1224,6 +1230,59 @@ TEST(Init, RequestsBeforeInitAnswerEio) {
   // FORGET before INIT: still no reply.
   rig.peer->Send(RequestBuilder(Op::kForget, rig.peer->NextUnique(), 3).Arg(uint64_t{1}).Build());
   EXPECT_TRUE(rig.peer->Quiet());
+}
+
+// --- How large a READ can be spliced ------------------------------------------------
+
+// Pipe room for a spliced READ reply of `data` bytes (header page, data
+// pages, and one more for an unaligned range), as the session reckons it.
+size_t PipeBytesForRead(size_t data) {
+  return ((sizeof(abi::fuse_out_header) + data + 4095) / 4096 + 2) * 4096;
+}
+
+bool IsPowerOfTwo(uint32_t n) { return n != 0 && (n & (n - 1)) == 0; }
+
+TEST(SpliceableReadSizeTest, FitsAPipeThisProcessCanMake) {
+  for (uint32_t max_read : {4096u, 65536u, 131072u, 1u << 20, (1u << 20) + 4096, 8u << 20}) {
+    const uint32_t size = Session::SpliceableReadSize(max_read);
+    EXPECT_LE(size, max_read);
+    EXPECT_GE(size, 4096u);
+    const size_t need = PipeBytesForRead(size);
+    EXPECT_GE(RequestPipe::LargestCapacity(need), need) << max_read;
+    if (size < max_read) {
+      // Cut down to a power of two, and no larger one would fit.
+      EXPECT_TRUE(IsPowerOfTwo(size)) << size;
+      const size_t bigger = PipeBytesForRead(size_t{size} * 2);
+      EXPECT_LT(RequestPipe::LargestCapacity(bigger), bigger) << max_read;
+    }
+  }
+}
+
+TEST(SpliceableReadSizeTest, WithoutCapSysResourceAMebibyteReadIsHalved) {
+  // Above /proc/sys/fs/pipe-max-size only CAP_SYS_RESOURCE makes pipes
+  // larger: a child process gives it up and asks.
+  std::ifstream limit_file("/proc/sys/fs/pipe-max-size");
+  size_t limit = 0;
+  if (!(limit_file >> limit) || limit != (1u << 20)) {
+    GTEST_SKIP() << "pipe-max-size is " << limit << ", not the default 1 MiB";
+  }
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct data[2] = {};
+    if (syscall(SYS_capget, &header, data) != 0) _exit(10);
+    data[CAP_TO_INDEX(CAP_SYS_RESOURCE)].effective &= ~CAP_TO_MASK(CAP_SYS_RESOURCE);
+    if (syscall(SYS_capset, &header, data) != 0) _exit(11);
+    // 1 MiB and its header need 259 pages: a 2 MiB pipe.
+    if (Session::SpliceableReadSize(1u << 20) != (512u << 10)) _exit(12);
+    if (Session::SpliceableReadSize(256u << 10) != (256u << 10)) _exit(13);
+    _exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "10/11: capget/capset failed; 12/13: wrong size";
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
+#include "fuse/aligned_buffer.h"
 #include "fuse/request_pipe.h"
 #include "fuse/uring_channels.h"
 #include "fuse/write_payload.h"
@@ -147,12 +148,9 @@ void Server::AfterInit() {
   // INIT's reply is processed by now (the kernel does it inside our
   // write), so the kernel takes ring entries.
   if (session_->connection().Has(abi::kInitOverIoUring) && !stopping_.load()) {
-    const ConnectionInfo& c = session_->connection();
-    size_t payload = std::max<size_t>({8192, c.max_write, size_t{c.max_pages} * 4096});
     MutexLock lock(&uring_mu_);
     auto channels = std::make_unique<UringChannels>(session_.get(), main_fd_,
-                                                    options_.io_uring_threads, payload,
-                                                    mountpoint());
+                                                    options_.io_uring_threads, mountpoint());
     UringChannels* raw = channels.get();
     session_->SetRingWriter(
         [raw](int channel, const struct iovec* iov, int count) {
@@ -193,9 +191,12 @@ ssize_t Server::SpinForRequest(int fd, RequestPipe* pipe, uint8_t* buffer, size_
 }
 
 void Server::WorkerLoop(int fd, bool spins) {
-  // One buffer per worker, reused for every request; sized for max_write.
+  // One buffer per worker, reused for every request; sized for max_write,
+  // and placed so that a WRITE's data (after its header and fuse_write_in)
+  // starts on a page boundary, where the kernel copies into it and pwrite
+  // copies out of it fastest.
   size_t size = session_->BufferSize();
-  std::unique_ptr<uint8_t[]> buffer(new uint8_t[size]);
+  AlignedBuffer buffer(size, sizeof(abi::fuse_in_header) + sizeof(abi::fuse_write_in));
   // With splice_read, requests come through this pipe (sized before the
   // first splice: the kernel fails a request that does not fit with EIO).
   std::unique_ptr<RequestPipe> pipe;
@@ -211,8 +212,8 @@ void Server::WorkerLoop(int fd, bool spins) {
   const bool spin = spins && ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK) == 0;
   bool channel_gone = false;
   for (;;) {
-    ssize_t n = spin ? SpinForRequest(fd, pipe.get(), buffer.get(), size)
-                     : TakeRequest(fd, pipe.get(), buffer.get(), size);
+    ssize_t n = spin ? SpinForRequest(fd, pipe.get(), buffer.data(), size)
+                     : TakeRequest(fd, pipe.get(), buffer.data(), size);
     if (n < 0) {
       int err = errno;
       // EINTR: a signal; EAGAIN: another worker took it; ENOENT: the
@@ -252,7 +253,7 @@ void Server::WorkerLoop(int fd, bool spins) {
           pipe.reset();
         }
       };
-      if (!pipe->Take(static_cast<size_t>(n), buffer.get(), size, session_->WriteArgSize(),
+      if (!pipe->Take(static_cast<size_t>(n), buffer.data(), size, session_->WriteArgSize(),
                       &taken)) {
         // Cannot happen (the pipe holds what splice said); the request is
         // lost and its caller waits until the connection ends.
@@ -260,8 +261,8 @@ void Server::WorkerLoop(int fd, bool spins) {
         continue;
       }
       if (taken.in_pipe > 0) {
-        WritePayload payload(pipe->read_end(), taken.in_pipe, buffer.get() + taken.in_buffer);
-        session_->HandleMessage(fd, absl::MakeConstSpan(buffer.get(), taken.in_buffer),
+        WritePayload payload(pipe->read_end(), taken.in_pipe, buffer.data() + taken.in_buffer);
+        session_->HandleMessage(fd, absl::MakeConstSpan(buffer.data(), taken.in_buffer),
                                 &payload);
         // The next splice needs an empty pipe, whatever the handler did.
         if (!payload.Discard()) {
@@ -271,7 +272,7 @@ void Server::WorkerLoop(int fd, bool spins) {
       }
       n = static_cast<ssize_t>(taken.in_buffer);
     }
-    session_->HandleMessage(fd, absl::MakeConstSpan(buffer.get(), static_cast<size_t>(n)));
+    session_->HandleMessage(fd, absl::MakeConstSpan(buffer.data(), static_cast<size_t>(n)));
     if (!init_settled_.load(std::memory_order_relaxed)) AfterInit();
   }
   // Handlers still waiting on other workers (a lock wait polling

@@ -108,6 +108,14 @@ class Session {
   size_t BufferSize() const { return BufferSizeFor(init_options_); }
   // The same for `init` (before a session exists, e.g. to size a pipe).
   static size_t BufferSizeFor(const InitOptions& init);
+  // The largest READ, at most `max_read`, whose reply (header and data)
+  // fits a pipe this process can make, so it can be spliced from a file
+  // (Reply::SendFromFd): `max_read` itself with CAP_SYS_RESOURCE or a
+  // large /proc/sys/fs/pipe-max-size, else a power of two (512 KiB under
+  // the default 1 MiB limit). A larger READ's reply is copied instead,
+  // which is slower than splicing it in two (finding 15 in
+  // docs/PERFORMANCE.md); MountOptions::max_read caps the kernel's READs.
+  static uint32_t SpliceableReadSize(uint32_t max_read);
   // A WRITE's fuse_write_in size at the negotiated protocol minor.
   size_t WriteArgSize() const;
 

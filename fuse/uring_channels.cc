@@ -10,6 +10,7 @@
 #include <sys/sysinfo.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -110,11 +111,16 @@ struct UringChannels::Entry {
   uint8_t* payload() { return memory + kHeaderArea; }
 };
 
+size_t UringChannels::PayloadSize(uint32_t max_write, uint32_t max_pages) {
+  return std::max<size_t>({8192, max_write, size_t{max_pages} * 4096});
+}
+
 UringChannels::UringChannels(Session* session, int device_fd, int threads_per_queue,
-                             size_t payload_size, absl::string_view mountpoint)
+                             absl::string_view mountpoint)
     : session_(session),
       device_fd_(device_fd),
-      payload_size_(payload_size),
+      payload_size_(PayloadSize(session->connection().max_write,
+                                session->connection().max_pages)),
       kick_path_(mountpoint) {
   queues_ = PossibleCpus();
   if (threads_per_queue < 1) threads_per_queue = 1;

@@ -57,11 +57,11 @@ class UringChannels {
   // Prepares `threads_per_queue` ring entries for each possible CPU (the
   // first in use, the others standing by) on the
   // connection of `device_fd` (a /dev/fuse fd whose INIT granted
-  // kInitOverIoUring). `payload_size`: what the kernel requires of a
-  // payload buffer (the largest of max_write, max_pages pages and 8 KiB).
-  // `mountpoint` (empty when unknown) is where a standby sends a request of
-  // its own when it joins its queue (see Serve()).
-  UringChannels(Session* session, int device_fd, int threads_per_queue, size_t payload_size,
+  // kInitOverIoUring), each with a payload buffer as large as the
+  // session's negotiated connection requires (PayloadSize). `mountpoint`
+  // (empty when unknown) is where a standby sends a request of its own when
+  // it joins its queue (see Serve()).
+  UringChannels(Session* session, int device_fd, int threads_per_queue,
                 absl::string_view mountpoint);
   // Starts their threads, which offer the entries to the kernel. The
   // Session must send ring replies to Write() by then (SetRingWriter).
@@ -84,6 +84,11 @@ class UringChannels {
   // Threads still serving.
   int running() const { return running_.load(std::memory_order_relaxed); }
   int queues() const { return queues_; }
+
+  // The payload buffer the kernel requires of a ring entry on a connection
+  // that negotiated `max_write` and `max_pages`: the largest of the two
+  // (max_pages in pages) and 8 KiB, or it refuses the entry.
+  static size_t PayloadSize(uint32_t max_write, uint32_t max_pages);
 
  private:
   struct Entry;

@@ -369,5 +369,14 @@ TEST(PossibleCpusTest, CountsTheKernelsQueues) {
   EXPECT_GE(n, static_cast<int>(std::thread::hardware_concurrency()));
 }
 
+TEST(UringPayloadSizeTest, IsWhatTheKernelRequiresOfAnEntry) {
+  // The kernel refuses an entry whose payload is smaller than max_write,
+  // than max_pages pages, or than 8 KiB (fs/fuse/dev_uring.c).
+  EXPECT_EQ(UringChannels::PayloadSize(1 << 20, 256), size_t{1} << 20);
+  EXPECT_EQ(UringChannels::PayloadSize(128 << 10, 256), size_t{256} * 4096);
+  EXPECT_EQ(UringChannels::PayloadSize(4096, 1), size_t{8192});
+  EXPECT_EQ(UringChannels::PayloadSize(0, 0), size_t{8192});
+}
+
 }  // namespace
 }  // namespace fusekit

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <optional>
 
+#include "fuse/aligned_buffer.h"
 #include "absl/strings/str_cat.h"
 #include "nodefs/pins.h"
 
@@ -27,10 +28,10 @@ void LogLine(absl::string_view line) {
 
 // A reusable per-thread buffer for reads: no allocation per request once it
 // has grown to max_read.
+// Page-aligned: a Node's pread into it runs fastest there.
 absl::Span<uint8_t> ReadBuffer(size_t size) {
-  thread_local std::vector<uint8_t> buffer;
-  if (buffer.size() < size) buffer.resize(size);
-  return absl::Span<uint8_t>(buffer.data(), size);
+  thread_local AlignedBuffer buffer;
+  return absl::Span<uint8_t>(buffer.Reserve(size), size);
 }
 
 }  // namespace

@@ -21,6 +21,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "fuse/session.h"
 
 namespace fusekit {
 namespace {
@@ -296,6 +297,14 @@ absl::StatusOr<std::unique_ptr<LoopbackNode>> NewLoopbackRoot(absl::string_view 
 
 Options LoopbackMountOptions(Options options) {
   options.server.init.want |= abi::kInitPosixLocks | abi::kInitFlockLocks;
+  // READ replies are spliced from the host file only when they fit a pipe
+  // (without CAP_SYS_RESOURCE a 1 MiB one does not, and is copied): cap
+  // the kernel's READs at what does, unless the caller chose a size.
+  if (options.server.init.splice_write && options.mount.max_read == 0) {
+    const uint32_t largest = options.server.init.max_write;
+    const uint32_t spliceable = Session::SpliceableReadSize(largest);
+    if (spliceable < largest) options.mount.max_read = spliceable;
+  }
   return options;
 }
 
