@@ -536,17 +536,19 @@ thread_local SplicePipe t_splice_pipe;
 uint32_t Session::SpliceableReadSize(uint32_t max_read) {
   constexpr size_t kHeader = sizeof(abi::fuse_out_header);
   const size_t capacity = RequestPipe::LargestCapacity(SplicePipeBytesFor(kHeader + max_read));
-  if (SplicePipeBytesFor(kHeader + max_read) <= capacity) return max_read;
+  auto fits = [capacity](size_t read) { return SplicePipeBytesFor(kHeader + read) <= capacity; };
+  // No pipe at all (out of descriptors): every reply is copied, whatever
+  // its size, so a smaller READ would only cost more of them.
+  if (capacity == 0 || fits(max_read)) return max_read;
   // A power of two, as callers' block sizes are: a 1 MiB read(2) then
   // becomes two READs of 512 KiB, not one of 1020 KiB and one of 4 KiB.
   uint32_t size = 4096;
   while (size <= max_read / 2) size *= 2;
-  while (size > 4096 && SplicePipeBytesFor(kHeader + size) > capacity) size /= 2;
-  return size;
+  while (size > 4096 && !fits(size)) size /= 2;
+  return fits(size) ? size : max_read;
 }
 
 namespace {
-
 
 // The buffer READ replies are copied through when they are not spliced;
 // grows to the largest read, then no allocation.
