@@ -196,6 +196,12 @@ Inode* Bridge::MakeInode(std::unique_ptr<Node> node, StableAttr attr, bool persi
   if (attr.ino == 0) attr.ino = next_ino_.fetch_add(1);
   std::shared_ptr<Inode> inode(new Inode(this, id, attr, std::move(node), persistent));
   if (inode->node_) inode->node_->inode_ = inode.get();
+  // Pinned before it is published: once in by_ino, another request for the
+  // same ino finds it, pins and unpins it, and at that unpin it is
+  // unreferenced (no lookups, no parents yet) and would be released under
+  // us. Our caller would then add a released inode to the tree, which frees
+  // it while a directory still lists it (loopbackfs_hostile_test).
+  Inode* pinned = inode->Pin();
   {
     NodeShard& shard = NodeShardFor(id);
     MutexLock lock(&shard.mu);
@@ -206,7 +212,7 @@ Inode* Bridge::MakeInode(std::unique_ptr<Node> node, StableAttr attr, bool persi
     MutexLock lock(&shard.mu);
     shard.by_ino[attr.ino] = inode.get();
   }
-  return inode->Pin();
+  return pinned;
 }
 
 void Bridge::MaybeRelease(Inode* inode) {
