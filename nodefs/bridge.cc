@@ -9,8 +9,8 @@
 #include <algorithm>
 #include <optional>
 
-#include "fuse/aligned_buffer.h"
 #include "absl/strings/str_cat.h"
+#include "fuse/aligned_buffer.h"
 #include "nodefs/pins.h"
 
 namespace fusekit {
@@ -27,8 +27,8 @@ void LogLine(absl::string_view line) {
 }
 
 // A reusable per-thread buffer for reads: no allocation per request once it
-// has grown to max_read.
-// Page-aligned: a Node's pread into it runs fastest there.
+// has grown to max_read. Page-aligned: a Node's pread into it runs fastest
+// there (finding 15 in docs/PERFORMANCE.md).
 absl::Span<uint8_t> ReadBuffer(size_t size) {
   thread_local AlignedBuffer buffer;
   return absl::Span<uint8_t>(buffer.Reserve(size), size);
