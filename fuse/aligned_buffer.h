@@ -17,12 +17,12 @@
 #include <cstdlib>
 #include <memory>
 
+#include "fuse/page_size.h"
+
 namespace fusekit {
 
 class AlignedBuffer {
  public:
-  static constexpr size_t kPageSize = 4096;
-
   AlignedBuffer() = default;
   // `size` usable bytes, with data() + `aligned_at` on a page boundary
   // (`aligned_at` is taken modulo the page size).
@@ -36,12 +36,12 @@ class AlignedBuffer {
   }
   // Reallocates to exactly this size and placement; the contents go.
   void Reset(size_t size, size_t aligned_at) {
-    aligned_at_ = aligned_at % kPageSize;
-    const size_t lead = (kPageSize - aligned_at_) % kPageSize;
+    const size_t page = PageSize();
+    aligned_at_ = aligned_at % page;
+    const size_t lead = (page - aligned_at_) % page;
     // aligned_alloc wants a multiple of the alignment.
-    const size_t bytes = (lead + size + kPageSize - 1) / kPageSize * kPageSize;
-    memory_.reset(static_cast<uint8_t*>(std::aligned_alloc(kPageSize, bytes == 0 ? kPageSize
-                                                                                 : bytes)));
+    const size_t bytes = (lead + size + page - 1) / page * page;
+    memory_.reset(static_cast<uint8_t*>(std::aligned_alloc(page, bytes == 0 ? page : bytes)));
     if (memory_ == nullptr) std::abort();  // out of memory, as new would (no exceptions)
     data_ = memory_.get() + lead;
     size_ = size;

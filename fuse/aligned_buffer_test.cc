@@ -9,7 +9,7 @@ namespace fusekit {
 namespace {
 
 uintptr_t PageOffset(const uint8_t* p) {
-  return reinterpret_cast<uintptr_t>(p) % AlignedBuffer::kPageSize;
+  return reinterpret_cast<uintptr_t>(p) % PageSize();
 }
 
 TEST(AlignedBufferTest, TheChosenOffsetIsOnAPageBoundary) {

@@ -10,21 +10,17 @@
 #include "absl/strings/str_cat.h"
 #include "fuse/errno.h"
 #include "fuse/kernel_abi.h"
+#include "fuse/page_size.h"
 
 namespace fusekit {
-namespace {
-
-constexpr size_t kPageSize = 4096;
-
-}  // namespace
 
 size_t RequestPipe::LargestCapacity(size_t want) {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) return 0;
   ScopedFd read_end(fds[0]), write_end(fds[1]);
-  size_t bytes = kPageSize;
+  size_t bytes = PageSize();
   while (bytes < want) bytes *= 2;
-  for (; bytes > kPageSize; bytes /= 2) {
+  for (; bytes > PageSize(); bytes /= 2) {
     if (::fcntl(write_end.get(), F_SETPIPE_SZ, static_cast<int>(bytes)) >= 0) return bytes;
   }
   int size = ::fcntl(write_end.get(), F_GETPIPE_SZ);
@@ -59,7 +55,7 @@ absl::Status RequestPipe::Open(size_t max_message) {
   // more (fs/fuse/file.c: fuse_fill_write_pages). Copied arguments (a
   // SETXATTR value, direct-I/O data) are packed into whole pages. So a
   // message of up to max_write + a page fits in that many pages rounded up.
-  size_t need = (max_message + kPageSize - 1) / kPageSize * kPageSize;
+  size_t need = (max_message + PageSize() - 1) / PageSize() * PageSize();
   int size = ::fcntl(write_end_.get(), F_GETPIPE_SZ);
   if (size < 0 || static_cast<size_t>(size) < need) {
     size = ::fcntl(write_end_.get(), F_SETPIPE_SZ, static_cast<int>(need));
@@ -69,7 +65,7 @@ absl::Status RequestPipe::Open(size_t max_message) {
     read_end_.reset();
     write_end_.reset();
     // Pipes come in powers of two pages: say what would really be asked.
-    size_t pipe_bytes = kPageSize;
+    size_t pipe_bytes = PageSize();
     while (pipe_bytes < need) pipe_bytes *= 2;
     return absl::ResourceExhaustedError(absl::StrCat(
         "requests of up to ", max_message, " bytes need a pipe of ", pipe_bytes,

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "fuse/aligned_buffer.h"
+#include "fuse/page_size.h"
 #include "fuse/request_pipe.h"
 
 namespace fusekit {
@@ -18,7 +19,6 @@ namespace {
 
 using abi::Opcode;
 
-constexpr uint32_t kPageSize = 4096;
 constexpr uint32_t kMinMaxWrite = 4096;
 constexpr uint32_t kMaxMaxWrite = 1 << 20;  // 256 pages: the kernel's default page limit
 // XATTR_SIZE_MAX: a SETXATTR carries up to this much, whatever max_write is.
@@ -91,7 +91,7 @@ size_t Session::BufferSizeFor(const InitOptions& init) {
   // The kernel refuses reads into buffers smaller than a header, a
   // fuse_write_in and max_write (fs/fuse/dev.c); a page on top holds them.
   size_t payload = std::max<size_t>(ClampMaxWrite(init.max_write), kXattrSizeMax + 256);
-  return std::max<size_t>(payload + kPageSize, abi::kMinReadBuffer);
+  return std::max<size_t>(payload + PageSize(), abi::kMinReadBuffer);
 }
 
 size_t Session::WriteArgSize() const {
@@ -218,7 +218,7 @@ void Session::HandleInit(int fd, const DecodedRequest& request) {
   }
   uint32_t max_write = ClampMaxWrite(init_options_.max_write);
   uint64_t want = init_options_.want;
-  if (max_write > 32 * kPageSize) want |= abi::kInitMaxPages;
+  if (max_write > 32 * PageSize()) want |= abi::kInitMaxPages;
   if (init_options_.splice_write) want |= abi::kInitSpliceWrite;
   if (init_options_.passthrough) want |= abi::kInitPassthrough;
   if (init_options_.io_uring) want |= abi::kInitOverIoUring;
@@ -230,7 +230,7 @@ void Session::HandleInit(int fd, const DecodedRequest& request) {
     Log("fusekit: passthrough asked with the writeback cache: the writeback cache is off");
     granted &= ~abi::kInitWritebackCache;
   }
-  if (!(granted & abi::kInitMaxPages)) max_write = std::min<uint32_t>(max_write, 32 * kPageSize);
+  if (!(granted & abi::kInitMaxPages)) max_write = std::min(max_write, static_cast<uint32_t>(32 * PageSize()));
   // The informational INIT_EXT bit is ours to set when flags2 is in use.
   granted &= ~abi::kInitExt;
 
@@ -242,7 +242,7 @@ void Session::HandleInit(int fd, const DecodedRequest& request) {
   info.max_write = max_write;
   info.max_readahead = std::min(in.max_readahead, init_options_.max_readahead);
   info.max_pages = (granted & abi::kInitMaxPages)
-                       ? static_cast<uint16_t>((max_write + kPageSize - 1) / kPageSize)
+                       ? static_cast<uint16_t>((max_write + PageSize() - 1) / PageSize())
                        : 0;
   info.max_background = init_options_.max_background;
   info.congestion_threshold = init_options_.congestion_threshold;
@@ -485,7 +485,7 @@ namespace {
 // holds at most one page, the header takes one and an unaligned file range
 // one more than its size in pages.
 size_t SplicePipeBytesFor(size_t bytes) {
-  return ((bytes + kPageSize - 1) / kPageSize + 2) * kPageSize;
+  return ((bytes + PageSize() - 1) / PageSize() + 2) * PageSize();
 }
 
 // A worker's pipe for splicing replies: header and file pages go in, the

@@ -16,6 +16,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "fuse/opcode.h"
+#include "fuse/page_size.h"
 #include "gtest/gtest.h"
 
 namespace fusekit {
@@ -28,7 +29,6 @@ using abi::Opcode;
 constexpr absl::Duration kReadSlice = absl::Milliseconds(50);
 // Room for headers around the largest READ/WRITE payload in one message.
 constexpr size_t kHeaderRoom = 4096;
-constexpr uint32_t kPageSize = 4096;
 
 // Socket buffers bound the largest message (AF_UNIX SEQPACKET refuses
 // messages above sk_sndbuf - 32). Ask for room for 1 MiB WRITEs; as root the
@@ -761,17 +761,17 @@ bool FakeKernel::Unsupported(Opcode opcode) const {
 
 uint32_t FakeKernel::max_read() const {
   MutexLock lock(&mu_);
-  size_t limit = std::min<size_t>(static_cast<size_t>(connection_.max_pages) * kPageSize,
+  size_t limit = std::min<size_t>(static_cast<size_t>(connection_.max_pages) * PageSize(),
                                   max_message_ - kHeaderRoom);
-  return static_cast<uint32_t>(std::max<size_t>(limit, kPageSize));
+  return static_cast<uint32_t>(std::max<size_t>(limit, PageSize()));
 }
 
 uint32_t FakeKernel::max_write() const {
   MutexLock lock(&mu_);
   size_t limit = std::min<size_t>(
-      {connection_.max_write, static_cast<size_t>(connection_.max_pages) * kPageSize,
+      {connection_.max_write, static_cast<size_t>(connection_.max_pages) * PageSize(),
        max_message_ - kHeaderRoom});
-  return static_cast<uint32_t>(std::max<size_t>(limit, kPageSize));
+  return static_cast<uint32_t>(std::max<size_t>(limit, PageSize()));
 }
 
 }  // namespace fusekit

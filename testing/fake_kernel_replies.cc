@@ -23,7 +23,9 @@ using abi::Opcode;
 // FUSE_DEFAULT_MAX_PAGES_PER_REQ and the kernel's default max_pages_limit.
 constexpr uint32_t kDefaultMaxPages = 32;
 constexpr uint32_t kMaxPagesLimit = 256;
-constexpr uint32_t kPageSize = 4096;
+// fs/fuse/inode.c: process_init_reply floors max_write at 4096 bytes (not a
+// page) and takes 4096 from kernels before 7.5.
+constexpr uint32_t kMinMaxWrite = 4096;
 
 // fs/fuse's fc->no_* bits: after ENOSYS the kernel stops sending these.
 bool StickyEnosys(Opcode op) {
@@ -173,7 +175,7 @@ void FakeKernel::HandleInitReplyLocked(const FuseReply& reply,
   info.kernel_flags = offered;
   info.flags = granted & offered;
   info.max_readahead = std::min(out.max_readahead, options_.max_readahead);
-  info.max_write = std::max<uint32_t>(kPageSize, minor < 5 ? kPageSize : out.max_write);
+  info.max_write = std::max<uint32_t>(kMinMaxWrite, minor < 5 ? kMinMaxWrite : out.max_write);
   info.max_pages = (info.flags & abi::kInitMaxPages)
                        ? static_cast<uint16_t>(std::clamp<uint32_t>(out.max_pages, 1, kMaxPagesLimit))
                        : static_cast<uint16_t>(kDefaultMaxPages);

@@ -9,13 +9,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "fuse/opcode.h"
+#include "fuse/page_size.h"
 
 namespace fusekit {
 namespace {
 
 using abi::Opcode;
-
-constexpr size_t kPageSize = 4096;
 
 // fs/fuse/fuse_i.h: fuse_valid_type() and fuse_valid_size(); together
 // fuse_invalid_attr(), which turns an entry or attribute reply into EIO.
@@ -259,7 +258,7 @@ std::vector<std::string> CheckReply(const FuseRequest& request, const FuseReply&
                    &problems);
       break;
     case Opcode::kReadlink:
-      ExpectAtMost(reply, kPageSize - 1, op, "a page less its NUL", &problems);
+      ExpectAtMost(reply, PageSize() - 1, op, "a page less its NUL", &problems);
       break;
     case Opcode::kWrite: {
       ExpectSize(reply, sizeof(abi::fuse_write_out), op, &problems);
