@@ -336,12 +336,17 @@ Errno MemFile::Read(const Context&, FileHandle*, uint64_t offset, ReadResult* ou
 }
 
 bool MemFile::WritePageLocked(uint64_t index, size_t in_page, const uint8_t* data, size_t n) {
+  // Zeroing a page the write then overwrites whole would cost as much again
+  // as the copy: a part-written page reads back zeros around the data.
+  auto new_page = [n] {
+    return n == kPage ? std::make_unique_for_overwrite<Page>() : std::make_unique<Page>();
+  };
   auto it = pages_.find(index);
   if (it == pages_.end()) {
     if (!store_->TakePages(1)) return false;
-    it = pages_.emplace(index, std::make_unique<Page>()).first;
+    it = pages_.emplace(index, new_page()).first;
   } else if (it->second == nullptr) {
-    it->second = std::make_unique<Page>();  // allocated by fallocate: space already taken
+    it->second = new_page();  // allocated by fallocate: space already taken
   }
   std::memcpy(it->second->bytes + in_page, data, n);
   return true;

@@ -230,8 +230,10 @@ class MemFile : public MemNode {
 
  private:
   friend class MemFileHandle;
+  // Not zeroed by itself: a page a write covers whole is never zeroed
+  // (WritePageLocked).
   struct Page {
-    uint8_t bytes[MemStore::kPageSize] = {};
+    uint8_t bytes[MemStore::kPageSize];
   };
   // One held lock. `end` is inclusive (OFFSET_MAX: to the end of the file);
   // `file` is the open (handle) that took a flock.

@@ -106,6 +106,36 @@ TEST_F(MemfsTest, SparseFileAboveFourGiB) {
   EXPECT_THAT(vfs().Close(fd), IsOk());
 }
 
+// Pages a write fills whole are not zeroed first (WritePageLocked); every
+// other new page must be, even where the allocator hands back memory that
+// held another file's data.
+TEST_F(MemfsTest, PartWrittenPagesReadZerosAroundTheData) {
+  const std::string full(64 * 4096, 'x');
+  int old_fd = CreateFile("/old");
+  ASSERT_THAT(vfs().Write(old_fd, full, 0), IsOkAndHolds(full.size()));
+  ASSERT_THAT(vfs().Close(old_fd), IsOk());
+  ASSERT_THAT(vfs().Unlink("/old"), IsOk());  // its pages go back to the allocator
+
+  int fd = CreateFile("/new");
+  for (uint64_t page = 0; page < 64; ++page) {
+    ASSERT_THAT(vfs().Write(fd, "ab", page * 4096 + 100), IsOkAndHolds(2u));
+  }
+  Result<std::string> data = vfs().Read(fd, 64 * 4096, 0);
+  ASSERT_THAT(data, IsOk());
+  std::string page(4096 - 2, '\0');
+  page.insert(100, "ab");
+  std::string want;
+  for (int i = 0; i < 64; ++i) want += page;
+  want.resize(63 * 4096 + 102);  // the file ends after the last "ab"
+  EXPECT_TRUE(*data == want) << "a part-written page shows bytes that were never written";
+
+  // Space fallocate took is a page only when written; in part: zeros too.
+  ASSERT_THAT(vfs().Fallocate(fd, 0, 64 * 4096, 4096), IsOk());
+  ASSERT_THAT(vfs().Write(fd, "cd", 64 * 4096 + 7), IsOkAndHolds(2u));
+  EXPECT_THAT(vfs().Read(fd, 10, 64 * 4096), IsOkAndHolds(std::string("\0\0\0\0\0\0\0cd\0", 10)));
+  EXPECT_THAT(vfs().Close(fd), IsOk());
+}
+
 TEST_F(MemfsTest, SeekDataAndSeekHole) {
   int fd = CreateFile("/f");
   ASSERT_THAT(vfs().Write(fd, "a", 1 << 20), IsOk());      // page 256
