@@ -527,3 +527,75 @@ echo "mount_bench: $rows results in $((SECONDS - START)) s (x ref: against light
 if [[ -s $TMP/fsops.err ]]; then
   echo "mount_bench: fsops errors:"; sort "$TMP/fsops.err" | uniq -c | head -5
 fi
+
+# --- Against the targets -------------------------------------------------------
+# fusekit's performance targets (docs/PERFORMANCE.md, "Against the issue's
+# targets"), each as a paired ratio of this run. Where two workloads measure
+# the same comparison (stat and scaling: one caller; stat2 and scaling2: two
+# callers), their rounds are pooled: more pairs, nothing else changes.
+
+# paired_over "KEYS" TARGET REF: the median of TARGET/REF over every round of
+# every workload in KEYS that ran both.
+paired_over() {
+  local keys="$1" target="$2" ref="$3" key r a b ratios=""
+  for key in $keys; do
+    for ((r = 1; r <= MAX_ROUND; r++)); do
+      a="${ROUND["$key $target $r"]:-}" b="${ROUND["$key $ref $r"]:-}"
+      [[ -n $a && -n $b && $b != 0 ]] || continue
+      ratios+="$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.6f", a / b }') "
+    done
+  done
+  [[ -n $ratios ]] || return 0
+  awk -v m="$(median <<<"$ratios")" 'BEGIN { printf "%.3f", m }'
+}
+
+MET=0 MISSED=0 UNMEASURED=0
+# target NAME GOAL "KEYS" REF TARGET...: the best of the TARGETs (alternative
+# configurations of one daemon) against GOAL.
+target() {
+  local name="$1" goal="$2" keys="$3" ref="$4" t x best="" best_t="" all=""
+  shift 4
+  for t in "$@"; do
+    x="$(paired_over "$keys" "$t" "$ref")"
+    [[ -n $x ]] || continue
+    all+="${all:+, }$t $x"
+    if [[ -z $best ]] || awk -v a="$x" -v b="$best" 'BEGIN { exit !(a > b) }'; then
+      best="$x" best_t="$t"
+    fi
+  done
+  local verdict
+  if [[ -z $best ]]; then
+    verdict="not measured" UNMEASURED=$((UNMEASURED + 1))
+  elif awk -v a="$best" -v g="$goal" 'BEGIN { exit !(a >= g) }'; then
+    verdict="met" MET=$((MET + 1))
+  else
+    verdict="MISSED" MISSED=$((MISSED + 1))
+  fi
+  printf '%-48s >= %-5s %-6s %-7s %s\n' "$name" "$goal" "${best:--}" "$verdict" \
+    "${all:+($all x $ref)}"
+}
+
+echo
+echo "targets (paired ratios; the best of the configurations listed$([[ $QUICK == 1 ]] &&
+  echo '; a --quick run says nothing about them'))":
+{ want stat || want scaling; } &&
+  target "stat, timeouts 0, 1 daemon thread" 0.95 "stat scaling" lightspeed memfs_u_1t
+{ want stat2 || want scaling; } &&
+  target "stat, timeouts 0, 2 daemon threads, 2 callers" 0.95 "stat2 scaling2" lightspeed_2t \
+    memfs_u
+want scaling && target "stat, timeouts 0, 2 daemon threads, 1 caller" 0.95 scaling \
+  lightspeed_2t memfs_u
+if want read; then
+  target "read 1 MiB, loopbackfs with passthrough" 0.95 read1m tmpfs loopback_passthrough
+  target "read 1 MiB, loopbackfs without passthrough" 0.3 read1m tmpfs loopback_splice \
+    loopback_dio
+fi
+if want write; then
+  target "write 1 MiB, loopbackfs with passthrough" 0.9 write1m tmpfs loopback_passthrough
+  target "write 1 MiB, loopbackfs without passthrough" 0.5 write1m tmpfs loopback_c \
+    loopback_splice loopback_dio
+fi
+want create && target "create+write 4 KiB, memfs, permission checks on" 0.075 create tmpfs memfs_c
+want readdir && target "readdir, memfs timeouts 0, through the daemon" 0.3 readdir tmpfs \
+  memfs_u_nocache
+echo "mount_bench: targets met $MET, missed $MISSED, not measured $UNMEASURED"

@@ -33,6 +33,11 @@ grep -Eq "^stat uncached +memfs_u +[0-9]+ ops/s +[0-9.]+ +[0-9.]+ " "$OUT" ||
   fail "no x ref and paired ratios for memfs_u's stats"
 grep -Eq "^write .*1M +loopback_c +[0-9]+ MiB/s +[0-9.]+ +[0-9.]+ +[0-9.]+ " "$OUT" ||
   fail "no x ref, paired and x tmpfs ratios for loopback_c's writes"
+# The targets section: one verdict per target, and a count.
+grep -Eq "^stat, timeouts 0, 1 daemon thread +>= 0.95 +[0-9.]+ +(met|MISSED) " "$OUT" ||
+  fail "no verdict for the one-thread stat target"
+grep -Eq "^mount_bench: targets met [0-9]+, missed [0-9]+, not measured [0-9]+$" "$OUT" ||
+  fail "no targets summary"
 # Variants whose flags loopbackfs lacks are reported, not silently dropped.
 for t in loopback_splice loopback_passthrough; do
   grep -Eq "read .*1M +$t +([0-9.]+ |- .*n/a \(flag absent\))" "$OUT" || fail "no row for $t"
