@@ -11,7 +11,8 @@
 //
 //   BM_MemOp/<op>           One request (or a fixed pair) on memfs's nodes
 //                           (nodefs/mem_node.h): getattr, lookup, open+release,
-//                           read and write of 4 KiB and 128 KiB, statfs,
+//                           read and write of 4 KiB and 128 KiB, a truncate
+//                           and a 128 KiB write into new pages, statfs,
 //                           getxattr, create+release+unlink. "allocs/op" counts
 //                           operator new calls per iteration (alloc_counter.h):
 //                           the GETATTR and READ hot paths should show 0.
@@ -226,6 +227,7 @@ enum class MemOp {
   kRead128k,
   kWrite4k,
   kWrite128k,
+  kTruncateWrite128k,
   kStatfs,
   kGetxattr,
   kCreateReleaseUnlink,
@@ -276,6 +278,16 @@ void BM_MemOp(benchmark::State& state, MemOp op) {
     case MemOp::kWrite128k:
       frames.push_back(WriteFrame(file, open_fh, 128 * 1024));
       break;
+    case MemOp::kTruncateWrite128k: {
+      // Into new pages: a truncate to 0 frees them, the write takes them again.
+      abi::fuse_setattr_in in{};
+      in.valid = abi::kFattrSize | abi::kFattrFh;
+      in.fh = open_fh;
+      in.size = 0;
+      frames.push_back(Frame(Request(abi::Opcode::kSetattr, file).Arg(in).Build()));
+      frames.push_back(WriteFrame(file, open_fh, 128 * 1024));
+      break;
+    }
     case MemOp::kStatfs:
       frames.push_back(Frame(Request(abi::Opcode::kStatfs, file).Build()));
       break;
@@ -328,7 +340,7 @@ void BM_MemOp(benchmark::State& state, MemOp op) {
       static_cast<double>(bench::Allocations() - allocations), benchmark::Counter::kAvgIterations);
   state.SetItemsProcessed(state.iterations());
   if (op == MemOp::kRead4k || op == MemOp::kWrite4k) state.SetBytesProcessed(state.iterations() * 4096);
-  if (op == MemOp::kRead128k || op == MemOp::kWrite128k) {
+  if (op == MemOp::kRead128k || op == MemOp::kWrite128k || op == MemOp::kTruncateWrite128k) {
     state.SetBytesProcessed(state.iterations() * 128 * 1024);
   }
   // getxattr of a missing name answers ENODATA: expected.
@@ -341,6 +353,7 @@ BENCHMARK_CAPTURE(BM_MemOp, read_4k, MemOp::kRead4k);
 BENCHMARK_CAPTURE(BM_MemOp, read_128k, MemOp::kRead128k);
 BENCHMARK_CAPTURE(BM_MemOp, write_4k, MemOp::kWrite4k);
 BENCHMARK_CAPTURE(BM_MemOp, write_128k, MemOp::kWrite128k);
+BENCHMARK_CAPTURE(BM_MemOp, truncate_write_128k, MemOp::kTruncateWrite128k);
 BENCHMARK_CAPTURE(BM_MemOp, statfs, MemOp::kStatfs);
 BENCHMARK_CAPTURE(BM_MemOp, getxattr_enodata, MemOp::kGetxattr);
 BENCHMARK_CAPTURE(BM_MemOp, create_release_unlink_forget, MemOp::kCreateReleaseUnlink);
