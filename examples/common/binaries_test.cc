@@ -135,11 +135,11 @@ TEST_P(BinariesTest, TheCommonFlagsAreAccepted) {
   // --help after the common flags: they parse, then the help exits 0.
   ExampleExit exit = RunExample(
       b().runfile(), {"--debug", "--allow_other", "--read_only", "--threads=2",
-                      "--entry_timeout=2s", "--attr_timeout=0", "-o", "noatime", "--help"});
+                      "--clone_fd=false", "--entry_timeout=2s", "--attr_timeout=0", "-o", "noatime", "--help"});
   EXPECT_TRUE(exit.exited && exit.code == 0) << exit.stderr_text;
   EXPECT_THAT(exit.stdout_text, HasSubstr(b().name));
   for (const char* flag : {"--debug", "--allow_other", "--read_only", "--threads",
-                           "--entry_timeout", "--attr_timeout", "--o"}) {
+                           "--clone_fd", "--entry_timeout", "--attr_timeout", "--o"}) {
     EXPECT_THAT(exit.stdout_text, HasSubstr(flag)) << b().name;
   }
 }

@@ -20,6 +20,9 @@ ABSL_FLAG(bool, allow_other, false,
           "not root)");
 ABSL_FLAG(bool, read_only, false, "mount read-only");
 ABSL_FLAG(int, threads, 0, "worker threads serving requests (0: one per core)");
+ABSL_FLAG(bool, clone_fd, true,
+          "give each worker its own /dev/fuse descriptor (FUSE_DEV_IOC_CLONE), with its own "
+          "reply queue in the kernel (--clone_fd=false: all workers read the one descriptor)");
 ABSL_FLAG(uint32_t, spin_us, 0,
           "busy-poll for the next request this many microseconds before sleeping (burns a "
           "CPU per spinning worker; for back-to-back requests on machines with cores to spare)");
@@ -54,10 +57,11 @@ ABSL_FLAG(std::vector<std::string>, o, {},
 namespace fusekit::examples {
 namespace {
 
-const char* const kCommonFlags[] = {"debug",         "allow_other",  "read_only", "threads",
-                                    "entry_timeout", "attr_timeout", "splice",
-                                    "writeback_cache", "handle_killpriv", "readdirplus", "spin_us",
-                                    "io_uring", "read_ahead_kb", "o"};
+const char* const kCommonFlags[] = {
+    "debug",           "allow_other",     "read_only",   "threads", "clone_fd",
+    "entry_timeout",   "attr_timeout",    "splice",      "writeback_cache",
+    "handle_killpriv", "readdirplus",     "spin_us",     "io_uring", "read_ahead_kb",
+    "o"};
 
 void PrintHelp(absl::string_view usage) {
   absl::PrintF("%s\n\nFlags:\n", usage);
@@ -178,6 +182,7 @@ Options OptionsFromFlags(absl::string_view fsname) {
   options.server.debug = absl::GetFlag(FLAGS_debug);
   options.server.workers = absl::GetFlag(FLAGS_threads);
   options.server.spin_us = absl::GetFlag(FLAGS_spin_us);
+  options.server.clone_fd = absl::GetFlag(FLAGS_clone_fd);
   options.server.io_uring = absl::GetFlag(FLAGS_io_uring);
   options.server.init.splice_write = absl::GetFlag(FLAGS_splice);
   options.writeback_cache = absl::GetFlag(FLAGS_writeback_cache);
