@@ -230,7 +230,9 @@ void Session::HandleInit(int fd, const DecodedRequest& request) {
     Log("fusekit: passthrough asked with the writeback cache: the writeback cache is off");
     granted &= ~abi::kInitWritebackCache;
   }
-  if (!(granted & abi::kInitMaxPages)) max_write = std::min(max_write, static_cast<uint32_t>(32 * PageSize()));
+  if (!(granted & abi::kInitMaxPages)) {
+    max_write = std::min(max_write, static_cast<uint32_t>(32 * PageSize()));
+  }
   // The informational INIT_EXT bit is ours to set when flags2 is in use.
   granted &= ~abi::kInitExt;
 

@@ -336,8 +336,9 @@ Errno MemFile::Read(const Context&, FileHandle*, uint64_t offset, ReadResult* ou
 }
 
 bool MemFile::WritePageLocked(uint64_t index, size_t in_page, const uint8_t* data, size_t n) {
-  // Zeroing a page the write then overwrites whole would cost as much again
-  // as the copy: a part-written page reads back zeros around the data.
+  // A new page the write fills whole is not zeroed first (that would cost
+  // as much as the copy); any other new page is, so it reads back zeros
+  // around the data.
   auto new_page = [n] {
     return n == kPage ? std::make_unique_for_overwrite<Page>() : std::make_unique<Page>();
   };
