@@ -134,8 +134,8 @@ TEST_P(BinariesTest, ABadFlagExits2) {
 TEST_P(BinariesTest, TheCommonFlagsAreAccepted) {
   // --help after the common flags: they parse, then the help exits 0.
   ExampleExit exit = RunExample(
-      b().runfile(), {"--debug", "--allow_other", "--read_only", "--threads=2",
-                      "--clone_fd=false", "--entry_timeout=2s", "--attr_timeout=0", "-o", "noatime", "--help"});
+      b().runfile(), {"--debug", "--allow_other", "--read_only", "--threads=2", "--clone_fd=false",
+                      "--entry_timeout=2s", "--attr_timeout=0", "-o", "noatime", "--help"});
   EXPECT_TRUE(exit.exited && exit.code == 0) << exit.stderr_text;
   EXPECT_THAT(exit.stdout_text, HasSubstr(b().name));
   for (const char* flag : {"--debug", "--allow_other", "--read_only", "--threads",
