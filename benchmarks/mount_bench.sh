@@ -474,16 +474,20 @@ TITLE=(
   [9]="write ${MB}M 128K|MiB/s|tmpfs|write128k|${DATA[*]} loopback_pt_nokill"
   [10]="write ${MB}M 1M|MiB/s|tmpfs|write1m|${DATA[*]} loopback_pt_nokill"
 )
-# The median over rounds of `target`'s figure divided by `ref`'s in the same
-# round, for the rounds both have. Each round runs every target within
-# seconds, so this cancels the host's slower and faster phases, which move
-# whole rounds: steadier than the ratio of the two medians.
+# paired "KEYS" TARGET REF: the median over rounds of `target`'s figure
+# divided by `ref`'s in the same round, for the rounds both have, in every
+# workload of KEYS (more than one pools their rounds). Each round runs every
+# target within seconds, so this cancels the host's slower and faster
+# phases, which move whole rounds: steadier than the ratio of the two
+# medians.
 paired() {
-  local key="$1" target="$2" ref="$3" r ratios=""
-  for ((r = 1; r <= MAX_ROUND; r++)); do
-    local a="${ROUND["$key $target $r"]:-}" b="${ROUND["$key $ref $r"]:-}"
-    [[ -n $a && -n $b && $b != 0 ]] || continue
-    ratios+="$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.6f", a / b }') "
+  local keys="$1" target="$2" ref="$3" key r a b ratios=""
+  for key in $keys; do
+    for ((r = 1; r <= MAX_ROUND; r++)); do
+      a="${ROUND["$key $target $r"]:-}" b="${ROUND["$key $ref $r"]:-}"
+      [[ -n $a && -n $b && $b != 0 ]] || continue
+      ratios+="$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.6f", a / b }') "
+    done
   done
   [[ -n $ratios ]] || return 0
   awk -v m="$(median <<<"$ratios")" 'BEGIN { printf "%.3f", m }'
@@ -534,33 +538,18 @@ fi
 # the same comparison (stat and scaling: one caller; stat2 and scaling2: two
 # callers), their rounds are pooled: more pairs, nothing else changes.
 
-# paired_over "KEYS" TARGET REF: the median of TARGET/REF over every round of
-# every workload in KEYS that ran both.
-paired_over() {
-  local keys="$1" target="$2" ref="$3" key r a b ratios=""
-  for key in $keys; do
-    for ((r = 1; r <= MAX_ROUND; r++)); do
-      a="${ROUND["$key $target $r"]:-}" b="${ROUND["$key $ref $r"]:-}"
-      [[ -n $a && -n $b && $b != 0 ]] || continue
-      ratios+="$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.6f", a / b }') "
-    done
-  done
-  [[ -n $ratios ]] || return 0
-  awk -v m="$(median <<<"$ratios")" 'BEGIN { printf "%.3f", m }'
-}
-
 MET=0 MISSED=0 UNMEASURED=0
 # target NAME GOAL "KEYS" REF TARGET...: the best of the TARGETs (alternative
 # configurations of one daemon) against GOAL.
 target() {
-  local name="$1" goal="$2" keys="$3" ref="$4" t x best="" best_t="" all=""
+  local name="$1" goal="$2" keys="$3" ref="$4" t x best="" all=""
   shift 4
   for t in "$@"; do
-    x="$(paired_over "$keys" "$t" "$ref")"
+    x="$(paired "$keys" "$t" "$ref")"
     [[ -n $x ]] || continue
     all+="${all:+, }$t $x"
     if [[ -z $best ]] || awk -v a="$x" -v b="$best" 'BEGIN { exit !(a > b) }'; then
-      best="$x" best_t="$t"
+      best="$x"
     fi
   done
   local verdict

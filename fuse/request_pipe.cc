@@ -55,7 +55,8 @@ absl::Status RequestPipe::Open(size_t max_message) {
   // more (fs/fuse/file.c: fuse_fill_write_pages). Copied arguments (a
   // SETXATTR value, direct-I/O data) are packed into whole pages. So a
   // message of up to max_write + a page fits in that many pages rounded up.
-  size_t need = (max_message + PageSize() - 1) / PageSize() * PageSize();
+  const size_t page = PageSize();
+  size_t need = (max_message + page - 1) / page * page;
   int size = ::fcntl(write_end_.get(), F_GETPIPE_SZ);
   if (size < 0 || static_cast<size_t>(size) < need) {
     size = ::fcntl(write_end_.get(), F_SETPIPE_SZ, static_cast<int>(need));
@@ -65,7 +66,7 @@ absl::Status RequestPipe::Open(size_t max_message) {
     read_end_.reset();
     write_end_.reset();
     // Pipes come in powers of two pages: say what would really be asked.
-    size_t pipe_bytes = PageSize();
+    size_t pipe_bytes = page;
     while (pipe_bytes < need) pipe_bytes *= 2;
     return absl::ResourceExhaustedError(absl::StrCat(
         "requests of up to ", max_message, " bytes need a pipe of ", pipe_bytes,

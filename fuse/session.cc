@@ -217,8 +217,11 @@ void Session::HandleInit(int fd, const DecodedRequest& request) {
     offered |= static_cast<uint64_t>(in.flags2) << 32;
   }
   uint32_t max_write = ClampMaxWrite(init_options_.max_write);
+  // Without MAX_PAGES a request carries at most 32 pages
+  // (FUSE_DEFAULT_MAX_PAGES_PER_REQ).
+  const uint32_t default_max_write = static_cast<uint32_t>(32 * PageSize());
   uint64_t want = init_options_.want;
-  if (max_write > 32 * PageSize()) want |= abi::kInitMaxPages;
+  if (max_write > default_max_write) want |= abi::kInitMaxPages;
   if (init_options_.splice_write) want |= abi::kInitSpliceWrite;
   if (init_options_.passthrough) want |= abi::kInitPassthrough;
   if (init_options_.io_uring) want |= abi::kInitOverIoUring;
@@ -230,9 +233,7 @@ void Session::HandleInit(int fd, const DecodedRequest& request) {
     Log("fusekit: passthrough asked with the writeback cache: the writeback cache is off");
     granted &= ~abi::kInitWritebackCache;
   }
-  if (!(granted & abi::kInitMaxPages)) {
-    max_write = std::min(max_write, static_cast<uint32_t>(32 * PageSize()));
-  }
+  if (!(granted & abi::kInitMaxPages)) max_write = std::min(max_write, default_max_write);
   // The informational INIT_EXT bit is ours to set when flags2 is in use.
   granted &= ~abi::kInitExt;
 
@@ -487,7 +488,8 @@ namespace {
 // holds at most one page, the header takes one and an unaligned file range
 // one more than its size in pages.
 size_t SplicePipeBytesFor(size_t bytes) {
-  return ((bytes + PageSize() - 1) / PageSize() + 2) * PageSize();
+  const size_t page = PageSize();
+  return ((bytes + page - 1) / page + 2) * page;
 }
 
 // A worker's pipe for splicing replies: header and file pages go in, the
